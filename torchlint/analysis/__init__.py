@@ -1,0 +1,158 @@
+"""The shared analysis of one module, which every rule queries instead of walking the tree again.
+
+`ModuleAnalysis` is built from one statement walk (`ScopeIndex`) and then rides along the engine's
+single traversal, tracking the current scope and statement so that rules can ask, at any node,
+"what does this name refer to here?" and "what kind of value is this expression?".
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Set, Tuple
+
+import libcst as cst
+
+from torchlint.analysis.scopes import Binding, Scope, ScopeIndex, StatementInfo
+from torchlint.analysis.torch_api import canonical
+
+Where = Tuple[Scope, StatementInfo]
+
+_STATEMENT_TYPES = (
+    "SimpleStatementLine", "SimpleStatementSuite", "FunctionDef", "ClassDef", "For", "While", "If",
+    "With", "Try", "TryStar", "Match",
+)
+_SHADOWING_TYPES = ("Lambda", "ListComp", "SetComp", "GeneratorExp", "DictComp")
+
+
+class ModuleAnalysis:
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        self.index = ScopeIndex(module)
+        root = self.index.module_scope
+        self._scopes: List[Scope] = [root]
+        self._statements: List[StatementInfo] = [StatementInfo(0, (), root, ())]
+        self._shadowed: List[Set[str]] = []
+        from torchlint.analysis.values import ValueFacts  # local: values imports this module's types
+
+        self.values = ValueFacts(self)
+
+    # ------------------------------------------------------------------ traversal tracking
+    def traversal_handlers(self):
+        """(visit, leave) handler maps by node class name, run before the rules' handlers."""
+        visit, leave = {}, {}
+        for name in _STATEMENT_TYPES:
+            visit[name] = self._enter_statement
+            leave[name] = self._leave_statement
+        for name in _SHADOWING_TYPES:
+            visit[name] = self._enter_shadow
+            leave[name] = self._leave_shadow
+        return visit, leave
+
+    def _enter_statement(self, node: cst.CSTNode) -> None:
+        info = self.index.statements.get(id(node))
+        if info is not None:
+            self._statements.append(info)
+        scope = self.index.scopes.get(id(node))
+        if scope is not None:
+            self._scopes.append(scope)
+
+    def _leave_statement(self, node: cst.CSTNode) -> None:
+        if id(node) in self.index.scopes:
+            self._scopes.pop()
+        if id(node) in self.index.statements:
+            self._statements.pop()
+
+    def _enter_shadow(self, node: cst.CSTNode) -> None:
+        names: Set[str] = set()
+        if isinstance(node, cst.Lambda):
+            params = node.params
+            for group in (params.posonly_params, params.params, params.kwonly_params):
+                names.update(p.name.value for p in group)
+            for extra in (params.star_arg, params.star_kwarg):
+                if isinstance(extra, cst.Param):
+                    names.add(extra.name.value)
+        else:
+            comp = node.for_in
+            while comp is not None:
+                names.update(_names_in_target(comp.target))
+                comp = comp.inner_for_in
+        self._shadowed.append(names)
+
+    def _leave_shadow(self, node: cst.CSTNode) -> None:
+        self._shadowed.pop()
+
+    def where(self) -> Where:
+        """The scope and statement the traversal is at now."""
+        return self._scopes[-1], self._statements[-1]
+
+    @property
+    def function(self) -> Optional[cst.FunctionDef]:
+        """The innermost function being traversed, if any."""
+        for scope in reversed(self._scopes):
+            if scope.kind == "function":
+                return scope.node  # type: ignore[return-value]
+        return None
+
+    # ------------------------------------------------------------------ names
+    def reaching(self, name: str, where: Optional[Where] = None) -> List[Binding]:
+        """The bindings of `name` that may be the one in force at `where` (empty: unknown)."""
+        if where is None:
+            if any(name in shadow for shadow in self._shadowed):
+                return []
+            where = self.where()
+        scope, stmt = where
+        if scope.kind == "class" and scope is not stmt.scope:
+            scope = stmt.scope
+        if name in scope.global_names:
+            return list(self.index.module_scope.bindings.get(name, []))
+        while scope is not None:
+            bindings = scope.bindings.get(name)
+            if bindings:
+                if stmt.scope is scope:
+                    return _flow_reaching(bindings, stmt)
+                return list(bindings)
+            scope = scope.enclosing_for_lookup() if scope.kind != "class" else scope.parent
+        return []
+
+    def qualified_name(self, node: cst.CSTNode, where: Optional[Where] = None) -> Optional[str]:
+        """`nn.functional.softmax` -> `torch.nn.functional.softmax`, through every import form."""
+        dotted = _qualify(self, node, where)
+        return canonical(dotted) if dotted else None
+
+    def binding_where(self, binding: Binding) -> Where:
+        return binding.stmt.scope, binding.stmt
+
+
+def _qualify(analysis: ModuleAnalysis, node: cst.CSTNode, where: Optional[Where]) -> Optional[str]:
+    if isinstance(node, cst.Name):
+        bindings = analysis.reaching(node.value, where)
+        qualified = {b.qualified for b in bindings if b.kind == "import"}
+        if len(qualified) == 1 and all(b.kind == "import" for b in bindings):
+            return qualified.pop()
+        return None
+    if isinstance(node, cst.Attribute):
+        base = _qualify(analysis, node.value, where)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+def _flow_reaching(bindings: List[Binding], stmt: StatementInfo) -> List[Binding]:
+    """Bindings before `stmt` back to the first that dominates it, plus loop back edges."""
+    result: List[Binding] = []
+    for binding in reversed(bindings):
+        if binding.stmt.seq < stmt.seq or (binding.kind == "param" and binding.stmt.seq == stmt.seq):
+            result.append(binding)
+            if stmt.blocks[: len(binding.stmt.blocks)] == binding.stmt.blocks:
+                break
+    for loop in stmt.loops:
+        result.extend(b for b in bindings if b.stmt.seq >= stmt.seq and b.stmt.seq in loop)
+    return result
+
+
+def _names_in_target(target: cst.BaseExpression):
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from _names_in_target(element.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from _names_in_target(target.value)

@@ -1,0 +1,258 @@
+"""Scopes and bindings from one light walk over the statements of a module.
+
+Why our own: LibCST's ScopeProvider/QualifiedNameProvider cost about ten times the parse. This walk
+visits statements only (not every expression), numbers them in source order, and records for each
+scope which names each statement binds and to what expression. That is enough to answer "which
+assignments can reach this use?" conservatively: rules fire only when every reaching value agrees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import libcst as cst
+
+# A block is the body of a branch: (id of the compound statement, which part). A binding made in
+# block chain B dominates a statement in chain S when B is a prefix of S (no branch in between).
+Block = Tuple[int, str]
+
+
+@dataclass
+class StatementInfo:
+    seq: int
+    blocks: Tuple[Block, ...]
+    scope: "Scope"
+    loops: Tuple["LoopRange", ...]  # the enclosing loop bodies in this scope, outermost first
+
+
+@dataclass
+class LoopRange:
+    """Statement numbers of one loop body; `last` is set once the body has been walked."""
+
+    first: int
+    last: int = -1
+
+    def __contains__(self, seq: int) -> bool:
+        return self.first <= seq <= self.last
+
+
+@dataclass
+class Binding:
+    name: str
+    kind: str  # assign, annassign, augassign, param, import, for, with, def, class, unknown
+    stmt: StatementInfo
+    value: Optional[cst.BaseExpression] = None
+    qualified: Optional[str] = None  # imports: the qualified name bound
+    annotation: Optional[cst.BaseExpression] = None
+    node: Optional[cst.CSTNode] = None  # def/class: the definition
+
+
+@dataclass
+class Scope:
+    kind: str  # module, function, class
+    node: cst.CSTNode
+    parent: Optional["Scope"]
+    bindings: Dict[str, List[Binding]] = field(default_factory=dict)
+    global_names: set = field(default_factory=set)
+
+    def add(self, binding: Binding) -> None:
+        self.bindings.setdefault(binding.name, []).append(binding)
+
+    def enclosing_for_lookup(self) -> Optional["Scope"]:
+        """Python skips class scopes when a function looks up a free name."""
+        scope = self.parent
+        while scope is not None and scope.kind == "class":
+            scope = scope.parent
+        return scope
+
+
+class ScopeIndex:
+    """Statement numbering and bindings for one module, built by `build`."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.statements: Dict[int, StatementInfo] = {}
+        self.scopes: Dict[int, Scope] = {}
+        self.module_scope = Scope("module", module, None)
+        self.scopes[id(module)] = self.module_scope
+        self._seq = 0
+        self._walk_body(module.body, self.module_scope, (), ())
+
+    # ----------------------------------------------------------------- walking statements
+    def _info(self, stmt: cst.CSTNode, scope: Scope, blocks, loops) -> StatementInfo:
+        self._seq += 1
+        info = StatementInfo(self._seq, blocks, scope, loops)
+        self.statements[id(stmt)] = info
+        return info
+
+    def _walk_body(self, body, scope: Scope, blocks, loops) -> None:
+        for stmt in _statements(body):
+            self._walk_statement(stmt, scope, blocks, loops)
+
+    def _walk_statement(self, stmt, scope: Scope, blocks, loops) -> None:
+        info = self._info(stmt, scope, blocks, loops)
+        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            for small in stmt.body:
+                self._bind_small(small, scope, info)
+        elif isinstance(stmt, cst.FunctionDef):
+            scope.add(Binding(stmt.name.value, "def", info, node=stmt))
+            inner = Scope("function", stmt, scope)
+            self.scopes[id(stmt)] = inner
+            start = StatementInfo(info.seq, (), inner, ())
+            for param in _parameters(stmt.params):
+                inner.add(Binding(param.name.value, "param", start, value=None,
+                                  annotation=param.annotation.annotation if param.annotation else None,
+                                  node=param))
+            self._walk_body(stmt.body, inner, (), ())
+        elif isinstance(stmt, cst.ClassDef):
+            scope.add(Binding(stmt.name.value, "class", info, node=stmt))
+            inner = Scope("class", stmt, scope)
+            self.scopes[id(stmt)] = inner
+            self._walk_body(stmt.body, inner, (), ())
+        elif isinstance(stmt, (cst.For, cst.While)):
+            if isinstance(stmt, cst.For):
+                self._bind_target(stmt.target, None, "for", scope, info)
+            loop = LoopRange(self._seq + 1)
+            self._walk_body(stmt.body, scope, blocks + ((id(stmt), "body"),), loops + (loop,))
+            loop.last = self._seq
+            if stmt.orelse is not None:
+                self._walk_body(stmt.orelse.body, scope, blocks + ((id(stmt), "else"),), loops)
+        elif isinstance(stmt, cst.If):
+            self._walk_body(stmt.body, scope, blocks + ((id(stmt), "body"),), loops)
+            if stmt.orelse is not None:
+                # An elif is an If nested in the else branch: walking it as a statement numbers it too.
+                branch = blocks + ((id(stmt), "else"),)
+                if isinstance(stmt.orelse, cst.If):
+                    self._walk_statement(stmt.orelse, scope, branch, loops)
+                else:
+                    self._walk_body(stmt.orelse.body, scope, branch, loops)
+        elif isinstance(stmt, (cst.With,)):
+            for item in stmt.items:
+                if item.asname is not None:
+                    self._bind_target(item.asname.name, None, "with", scope, info)
+            self._walk_body(stmt.body, scope, blocks, loops)
+        elif isinstance(stmt, (cst.Try, cst.TryStar)):
+            self._walk_body(stmt.body, scope, blocks + ((id(stmt), "body"),), loops)
+            for index, handler in enumerate(stmt.handlers):
+                branch = blocks + ((id(stmt), f"handler{index}"),)
+                if handler.name is not None:
+                    self._bind_target(handler.name.name, None, "unknown", scope, info)
+                self._walk_body(handler.body, scope, branch, loops)
+            if stmt.orelse is not None:
+                self._walk_body(stmt.orelse.body, scope, blocks + ((id(stmt), "else"),), loops)
+            if stmt.finalbody is not None:
+                self._walk_body(stmt.finalbody.body, scope, blocks, loops)
+        elif isinstance(stmt, cst.Match):
+            for index, case in enumerate(stmt.cases):
+                for name in _pattern_names(case.pattern):
+                    scope.add(Binding(name, "unknown", info))
+                self._walk_body(case.body, scope, blocks + ((id(stmt), f"case{index}"),), loops)
+
+    def _bind_small(self, small, scope: Scope, info: StatementInfo) -> None:
+        if isinstance(small, cst.Assign):
+            for target in small.targets:
+                self._bind_target(target.target, small.value, "assign", scope, info)
+        elif isinstance(small, cst.AnnAssign):
+            if isinstance(small.target, cst.Name):
+                scope.add(Binding(small.target.value, "annassign", info, value=small.value,
+                                  annotation=small.annotation.annotation))
+        elif isinstance(small, cst.AugAssign):
+            if isinstance(small.target, cst.Name):
+                scope.add(Binding(small.target.value, "augassign", info, value=None, node=small))
+        elif isinstance(small, cst.Import):
+            for alias in small.names:
+                dotted = _dotted(alias.name)
+                if alias.asname is not None:
+                    local = alias.asname.name.value
+                    scope.add(Binding(local, "import", info, qualified=dotted))
+                else:
+                    top = dotted.split(".")[0]
+                    scope.add(Binding(top, "import", info, qualified=top))
+        elif isinstance(small, cst.ImportFrom):
+            if small.relative or small.module is None:
+                base = None
+            else:
+                base = _dotted(small.module)
+            if isinstance(small.names, cst.ImportStar):
+                return
+            for alias in small.names:
+                name = _dotted(alias.name)
+                local = alias.asname.name.value if alias.asname is not None else name
+                qualified = f"{base}.{name}" if base else None
+                scope.add(Binding(local, "import" if qualified else "unknown", info, qualified=qualified))
+        elif isinstance(small, (cst.Global, cst.Nonlocal)):
+            for item in small.names:
+                scope.global_names.add(item.name.value)
+        elif isinstance(small, cst.Del):
+            for name in _target_names(small.target):
+                scope.add(Binding(name, "unknown", info))
+
+    def _bind_target(self, target, value, kind, scope: Scope, info: StatementInfo) -> None:
+        if isinstance(target, cst.Name):
+            scope.add(Binding(target.value, kind, info, value=value))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            elements = [e for e in target.elements]
+            values: Sequence[Optional[cst.BaseExpression]]
+            if (isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(elements)
+                    and not any(isinstance(e, cst.StarredElement) for e in value.elements)):
+                values = [e.value for e in value.elements]
+            else:
+                values = [None] * len(elements)
+            for element, element_value in zip(elements, values):
+                inner = element.value
+                if isinstance(element, cst.StarredElement):
+                    element_value = None
+                self._bind_target(inner, element_value, kind if element_value is not None else "unknown",
+                                  scope, info)
+        # Attribute and subscript targets bind no local name.
+
+
+def _statements(body) -> Iterator[cst.CSTNode]:
+    if isinstance(body, cst.SimpleStatementSuite):
+        # `if x: a = 1` puts small statements on the header line: the suite is one statement.
+        yield body
+        return
+    if isinstance(body, cst.IndentedBlock):
+        yield from body.body
+        return
+    yield from body
+
+
+def _parameters(params: cst.Parameters) -> Iterator[cst.Param]:
+    yield from params.posonly_params
+    yield from params.params
+    if isinstance(params.star_arg, cst.Param):
+        yield params.star_arg
+    yield from params.kwonly_params
+    if params.star_kwarg is not None:
+        yield params.star_kwarg
+
+
+def _dotted(node: Union[cst.Name, cst.Attribute, cst.BaseExpression]) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return _dotted(node.value) + "." + node.attr.value
+    return ""
+
+
+def _target_names(target) -> Iterator[str]:
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from _target_names(element.value)
+
+
+def _pattern_names(pattern) -> Iterator[str]:
+    for node in _walk(pattern):
+        if isinstance(node, cst.MatchAs) and node.name is not None:
+            yield node.name.value
+        elif isinstance(node, cst.MatchStar) and node.name is not None:
+            yield node.name.value
+
+
+def _walk(node) -> Iterator[cst.CSTNode]:
+    yield node
+    for child in node.children:
+        yield from _walk(child)

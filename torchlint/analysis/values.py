@@ -1,0 +1,121 @@
+"""Where values come from: follow names through assignments to the expressions that made them.
+
+Every question is answered on positive evidence only: an expression "is a module" when every
+value that can reach it is one; any unknown possibility makes the answer False.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from torchlint.analysis.scopes import Binding
+from torchlint.analysis.torch_api import (
+    MODULE_RETURNING_METHODS,
+    is_module_class_name,
+    is_module_factory,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torchlint.analysis import ModuleAnalysis, Where
+
+_MAX_DEPTH = 12
+
+# A possible value: an expression and where it is evaluated, or a parameter with its annotation.
+Origin = Tuple[cst.CSTNode, "Where"]
+
+
+class ValueFacts:
+    def __init__(self, analysis: "ModuleAnalysis") -> None:
+        self.analysis = analysis
+        self._module_classes: Dict[int, bool] = {}
+
+    # ------------------------------------------------------------------ following values
+    def origins(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> Optional[List[Origin]]:
+        """Every expression `expr` may evaluate to, names followed through assignments.
+
+        None when some possibility is unknown (an unannotated parameter, a loop variable, ...).
+        Parameters come back as their `Param` node so callers can read the annotation.
+        """
+        at_traversal = where is None  # then lookups also honour lambda/comprehension shadowing
+        where = where or self.analysis.where()
+        found: List[Origin] = []
+        if self._collect(expr, where, found, set(), 0 if at_traversal else 1):
+            return found
+        return None
+
+    def _collect(self, expr, where, found: List[Origin], seen: Set[int], depth: int) -> bool:
+        if depth > _MAX_DEPTH:
+            return False
+        if isinstance(expr, cst.Name):
+            bindings = self.analysis.reaching(expr.value, where if depth else None)
+            if not bindings:
+                return False
+            for binding in bindings:
+                if id(binding) in seen:
+                    continue  # a loop feeding a name back into itself adds no new possibility
+                seen.add(id(binding))
+                if not self._collect_binding(binding, found, seen, depth):
+                    return False
+            return True
+        found.append((expr, where))
+        return True
+
+    def _collect_binding(self, binding: Binding, found, seen, depth) -> bool:
+        where = self.analysis.binding_where(binding)
+        if binding.kind in ("assign", "annassign") and binding.value is not None:
+            return self._collect(binding.value, where, found, seen, depth + 1)
+        if binding.kind in ("param", "def", "class", "import"):
+            found.append((binding.node if binding.node is not None else cst.Name(binding.name), where))
+            return True
+        return False
+
+    # ------------------------------------------------------------------ modules
+    def is_module(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> bool:
+        """True when every value `expr` can have is an nn.Module instance."""
+        origins = self.origins(expr, where)
+        return bool(origins) and all(self._is_module_origin(node, w) for node, w in origins)
+
+    def _is_module_origin(self, node: cst.CSTNode, where: "Where") -> bool:
+        if isinstance(node, cst.Param):
+            annotation = node.annotation.annotation if node.annotation else None
+            return annotation is not None and self._is_module_class_expr(annotation, where)
+        if not isinstance(node, cst.Call):
+            return False
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in MODULE_RETURNING_METHODS:
+            if self.is_module(func.value, where):
+                return True
+        if is_module_factory(self.analysis.qualified_name(func, where)):
+            return True
+        return self._is_local_module_class(func, where)
+
+    def _is_module_class_expr(self, expr: cst.BaseExpression, where: "Where") -> bool:
+        if isinstance(expr, cst.SimpleString):  # "nn.Module" forward references are not followed
+            return False
+        return is_module_class_name(self.analysis.qualified_name(expr, where)) or self._is_local_module_class(
+            expr, where
+        )
+
+    def _is_local_module_class(self, expr: cst.BaseExpression, where: "Where") -> bool:
+        """`Net` names a class of this file that subclasses an nn.Module class (transitively)."""
+        classes = list(self.local_classes(expr, where))
+        return bool(classes) and all(self.is_module_classdef(c, w) for c, w in classes)
+
+    def local_classes(self, expr: cst.BaseExpression, where: "Where") -> Iterator[Tuple[cst.ClassDef, "Where"]]:
+        if not isinstance(expr, cst.Name):
+            return
+        bindings = self.analysis.reaching(expr.value, where)
+        if bindings and all(b.kind == "class" for b in bindings):
+            for binding in bindings:
+                yield binding.node, self.analysis.binding_where(binding)  # type: ignore[misc]
+
+    def is_module_classdef(self, classdef: cst.ClassDef, where: "Where") -> bool:
+        key = id(classdef)
+        if key not in self._module_classes:
+            self._module_classes[key] = False  # breaks cycles in odd code
+            self._module_classes[key] = any(
+                self._is_module_class_expr(base.value, where) for base in classdef.bases
+            )
+        return self._module_classes[key]

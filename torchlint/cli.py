@@ -1,0 +1,151 @@
+"""`torchlint check|rules|explain`. Exit codes: 0 clean, 1 findings remain, 2 usage or internal error.
+
+`torchlint` with no subcommand means `check`, so `torchlint --fix` and `torchlint src/` work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import List, Optional, Sequence
+
+from torchlint import __version__
+from torchlint.config import ConfigError, build_settings, find_pyproject, load_file_config
+from torchlint.report import json_format, rule_url, text
+from torchlint.rule import all_rules, rule_by_code_or_name
+from torchlint.runner import FIX_DIFF, FIX_OFF, FIX_WRITE, process_file
+from torchlint.sources import iter_python_files
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+_SUBCOMMANDS = ("check", "rules", "explain")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other usage error
+        raise ConfigError(f"{message} (see 'torchlint {self.prog.split()[-1]} --help')"
+                          if " " in self.prog else message)
+
+
+def _comma_list(value: str) -> List[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="torchlint", description="Find and fix PyTorch pitfalls.")
+    parser.add_argument("--version", action="version", version=f"torchlint {__version__}")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    check = commands.add_parser("check", help="check files (the default command)")
+    check.add_argument("paths", nargs="*", default=["."], help="files or folders (default: .)")
+    check.add_argument("--fix", action="store_true", help="apply safe fixes")
+    check.add_argument("--unsafe-fixes", action="store_true", help="also apply unsafe fixes (with --fix/--diff)")
+    check.add_argument("--diff", action="store_true", help="print the fixes as a unified diff, write nothing")
+    check.add_argument("--select", type=_comma_list, help="rules to enable: codes, prefixes (TL5) or names")
+    check.add_argument("--ignore", type=_comma_list, default=[], help="rules to disable")
+    check.add_argument("--extend-select", type=_comma_list, default=[], help="rules to enable on top")
+    check.add_argument("--extend-exclude", type=_comma_list, default=[], help="more paths or globs to skip")
+    check.add_argument("--output-format", choices=("text", "json"), default="text")
+    check.add_argument("--statistics", action="store_true", help="count findings per rule")
+    check.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
+    check.add_argument("--config", help="pyproject.toml to read instead of searching for one")
+    check.add_argument("--no-source", action="store_true", help="text format: do not show source lines")
+
+    rules = commands.add_parser("rules", help="list the rules")
+    rules.add_argument("--output-format", choices=("text", "json"), default="text")
+
+    explain = commands.add_parser("explain", help="explain a rule")
+    explain.add_argument("rule", help="a code (TL501) or name (whole-model-save)")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or (args_list[0] not in _SUBCOMMANDS and args_list[0] not in ("-h", "--help", "--version")):
+        args_list.insert(0, "check")
+    try:
+        args = build_parser().parse_args(args_list)
+        if args.command == "rules":
+            return _rules(args.output_format)
+        if args.command == "explain":
+            return _explain(args.rule)
+        return _check(args)
+    except ConfigError as error:
+        print(f"torchlint: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("torchlint: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as error:  # never a traceback for the user; say what broke in one line
+        print(f"torchlint: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _check(args: argparse.Namespace) -> int:
+    config_path = args.config if args.config else find_pyproject(os.getcwd())
+    if args.config and not os.path.isfile(args.config):
+        raise ConfigError(f"--config: no such file: {args.config}")
+    settings = build_settings(
+        load_file_config(config_path), args.select, args.ignore, args.extend_select, args.extend_exclude
+    )
+    for path in args.paths:
+        if not os.path.lexists(path):
+            raise ConfigError(f"no such file or directory: {path}")
+    fix_mode = FIX_DIFF if args.diff else (FIX_WRITE if args.fix else FIX_OFF)
+
+    results, fixed, diffs, had_internal_error = [], 0, [], False
+    for path in iter_python_files(args.paths, settings.excludes):
+        outcome = process_file(path, settings, fix_mode, args.unsafe_fixes)
+        for message in outcome.messages:
+            print(f"torchlint: {message}", file=sys.stderr)
+        had_internal_error |= outcome.internal_error
+        results.append(outcome.result)
+        fixed += outcome.fixed
+        if outcome.diff:
+            diffs.append(outcome.diff)
+
+    out = sys.stdout
+    if fix_mode == FIX_DIFF:
+        out.write("".join(diffs))
+        print(f"{len(diffs)} file{'s' if len(diffs) != 1 else ''} would be changed ({fixed} fixes).", file=sys.stderr)
+    elif args.output_format == "json":
+        json_format.render(results, out)
+    elif args.statistics:
+        text.statistics(results, out)
+    else:
+        text.render(results, out, args.unsafe_fixes, show_source=not args.no_source)
+        out.write(text.summary(results, args.unsafe_fixes, fixed) + "\n")
+
+    if had_internal_error:
+        return EXIT_ERROR
+    remaining = any(r.findings for r in results) or (fix_mode == FIX_DIFF and diffs)
+    return EXIT_FINDINGS if remaining and not args.exit_zero else EXIT_CLEAN
+
+
+def _rules(output_format: str) -> int:
+    rules = all_rules()
+    if output_format == "json":
+        json.dump([{"code": r.code, "name": r.name, "fix": r.fix_safety, "summary": r.summary,
+                    "url": rule_url(r.code)} for r in rules], sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return EXIT_CLEAN
+    width = max(len(r.name) for r in rules)
+    print(f"{'code':<6} {'name':<{width}}  {'fix':<9} summary")
+    for r in rules:
+        print(f"{r.code:<6} {r.name:<{width}}  {r.fix_safety:<9} {r.summary}")
+    return EXIT_CLEAN
+
+
+def _explain(key: str) -> int:
+    rule = rule_by_code_or_name(key)
+    if rule is None:
+        raise ConfigError(f"unknown rule '{key}' (see 'torchlint rules')")
+    from torchlint.docs import render_page
+
+    sys.stdout.write(render_page(rule))
+    return EXIT_CLEAN
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""Lint and fix one source text: one parse, one traversal for all rules, fixes to a fixpoint.
+
+Speed decisions (see DESIGN.md "Speed"): a file whose text contains no trigger word of any enabled
+rule is never parsed; rules without their trigger words are not run; positions are computed only
+when a file has findings; the analysis is one statement walk plus bookkeeping in the traversal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Type
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from torchlint.analysis import ModuleAnalysis
+from torchlint.noqa import is_suppressed
+from torchlint.rule import SAFE, Edit, Finding, Fix, Rule
+
+SYNTAX_ERROR_CODE = "TL001"
+MAX_FIX_ROUNDS = 10
+
+
+@dataclass
+class LintResult:
+    findings: List[Finding]
+    module: Optional[cst.Module] = None  # None when the file was not parsed (no trigger, syntax error)
+    suppressed: int = 0
+
+
+@dataclass
+class FixResult:
+    text: str
+    findings: List[Finding]  # what remains after fixing
+    fixed: int = 0  # number of findings fixed
+    failed: List[str] = field(default_factory=list)  # fixes dropped because the result did not parse
+
+
+class _Dispatcher(cst.CSTVisitor):
+    """Calls every interested handler for each node, in one walk of the tree."""
+
+    def __init__(self, visit: Dict[str, List[Callable]], leave: Dict[str, List[Callable]]) -> None:
+        super().__init__()
+        self._visit = visit
+        self._leave = leave
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        handlers = self._visit.get(type(node).__name__)
+        if handlers:
+            for handler in handlers:
+                handler(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        handlers = self._leave.get(type(original_node).__name__)
+        if handlers:
+            for handler in handlers:
+                handler(original_node)
+
+
+def triggered_rules(text: str, rules: Sequence[Type[Rule]]) -> List[Type[Rule]]:
+    return [r for r in rules if r.visits and (not r.triggers or any(t in text for t in r.triggers))]
+
+
+def lint_text(text: str, rules: Sequence[Type[Rule]]) -> LintResult:
+    """Findings of `rules` in `text`, located, noqa applied, sorted by position."""
+    active = triggered_rules(text, rules)
+    if not active:
+        return LintResult([])
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as error:
+        if any(r.code == SYNTAX_ERROR_CODE for r in rules):
+            return LintResult([syntax_error_finding(error)])
+        return LintResult([])
+    analysis = ModuleAnalysis(module)
+    instances = [rule(analysis) for rule in active]
+    visit, leave = _handler_tables(analysis, instances)
+    module.visit(_Dispatcher(visit, leave))
+    findings: List[Finding] = []
+    for instance in instances:
+        instance.finish()
+        findings.extend(instance.findings)
+    if not findings:
+        return LintResult([], module)
+    _locate(module, findings)
+    lines = text.splitlines()
+    kept = [f for f in findings if not _suppressed(f, lines)]
+    kept.sort(key=lambda f: (f.line, f.column, f.code))
+    return LintResult(_dedupe(kept), module, len(findings) - len(kept))
+
+
+def _handler_tables(analysis: ModuleAnalysis, instances: Sequence[Rule]):
+    """Handlers by node class name. The analysis enters a scope or statement before the rules
+    visit it and leaves it after the rules have left it, so rules always see where they are."""
+    analysis_visit, analysis_leave = analysis.traversal_handlers()
+    visit: Dict[str, List[Callable]] = {name: [handler] for name, handler in analysis_visit.items()}
+    leave: Dict[str, List[Callable]] = {}
+    for instance in instances:
+        handlers = type(instance).handlers()
+        for name in handlers["visit"]:
+            visit.setdefault(name, []).append(getattr(instance, "visit_" + name))
+        for name in handlers["leave"]:
+            leave.setdefault(name, []).append(getattr(instance, "leave_" + name))
+    for name, handler in analysis_leave.items():
+        leave.setdefault(name, []).append(handler)
+    return visit, leave
+
+
+def syntax_error_finding(error: cst.ParserSyntaxError) -> Finding:
+    message = str(error.message).splitlines()[0] if str(error.message) else "syntax error"
+    column = error.raw_column + 1
+    return Finding(SYNTAX_ERROR_CODE, f"syntax error: {message}", None, None,
+                   error.raw_line, column, error.raw_line, column)
+
+
+def read_error_finding(message: str) -> Finding:
+    return Finding(SYNTAX_ERROR_CODE, message, None, None, 1, 1, 1, 1)
+
+
+def _locate(module: cst.Module, findings: List[Finding]) -> None:
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    for finding in findings:
+        where = positions[finding.node]
+        finding.line, finding.column = where.start.line, where.start.column + 1
+        finding.end_line, finding.end_column = where.end.line, where.end.column + 1
+        if finding.fix is not None:
+            for edit in finding.fix.edits:
+                old = positions[edit.old]
+                finding.fix_edits_positions.append((
+                    old.start.line, old.start.column + 1, old.end.line, old.end.column + 1,
+                    module.code_for_node(edit.new),
+                ))
+
+
+def _suppressed(finding: Finding, lines: List[str]) -> bool:
+    index = finding.line - 1
+    return 0 <= index < len(lines) and is_suppressed(lines[index], finding.code)
+
+
+def _dedupe(findings: List[Finding]) -> List[Finding]:
+    seen: Set[Tuple[str, int, int]] = set()
+    unique = []
+    for finding in findings:
+        key = (finding.code, finding.line, finding.column)
+        if key not in seen:
+            seen.add(key)
+            unique.append(finding)
+    return unique
+
+
+# ---------------------------------------------------------------------- fixing
+class _Replacer(cst.CSTTransformer):
+    def __init__(self, edits: Sequence[Edit]) -> None:
+        super().__init__()
+        self._new = {id(edit.old): edit.new for edit in edits}
+
+    def on_leave(self, original_node, updated_node):
+        return self._new.get(id(original_node), updated_node)
+
+
+def applicable(fix: Optional[Fix], unsafe: bool) -> bool:
+    return fix is not None and (fix.applicability == SAFE or unsafe)
+
+
+def fix_text(text: str, rules: Sequence[Type[Rule]], unsafe: bool = False) -> FixResult:
+    """Apply every applicable fix, re-lint, repeat until nothing changes (bounded)."""
+    fixed = 0
+    failed: List[str] = []
+    skip: Set[Tuple[str, str]] = set()  # (code, source line) of fixes whose output did not parse
+    result = lint_text(text, rules)
+    for _ in range(MAX_FIX_ROUNDS):
+        lines = text.splitlines()
+        candidates = [
+            f for f in result.findings
+            if applicable(f.fix, unsafe) and (f.code, _line(lines, f.line)) not in skip
+        ]
+        if not candidates or result.module is None:
+            break
+        new_text, applied = _apply_parsing(result.module, candidates, lines, skip, failed)
+        if not applied or new_text == text:
+            break
+        fixed += applied
+        text = new_text
+        result = lint_text(text, rules)
+    return FixResult(text, result.findings, fixed, failed)
+
+
+def _apply_parsing(module, candidates, lines, skip, failed) -> Tuple[str, int]:
+    """Apply all candidates at once; if the result does not parse, keep the ones that do alone."""
+    attempt = _apply(module, candidates)
+    if attempt is not None:
+        return attempt, len(candidates)
+    for finding in candidates:
+        alone = _apply(module, [finding])
+        if alone is not None:
+            return alone, 1
+        skip.add((finding.code, _line(lines, finding.line)))
+        failed.append(f"{finding.line}:{finding.column}: {finding.code} fix dropped: its result does not parse")
+    return module.code, 0
+
+
+def _apply(module: cst.Module, findings: Sequence[Finding]) -> Optional[str]:
+    edits = [edit for f in findings for edit in f.fix.edits]  # type: ignore[union-attr]
+    code = module.visit(_Replacer(edits)).code
+    try:
+        cst.parse_module(code)
+    except cst.ParserSyntaxError:
+        return None
+    return code
+
+
+def _line(lines: List[str], number: int) -> str:
+    return lines[number - 1].strip() if 0 < number <= len(lines) else ""

@@ -1,0 +1,121 @@
+"""What a rule is: metadata, visitor methods, and the findings and fixes it reports.
+
+A rule is one small class. The engine instantiates it once per file with a `Context`, calls its
+`visit_<Node>` / `leave_<Node>` methods during the single shared traversal, then `finish()`.
+The class docstring is the rule's documentation (rendered into rules/<CODE>.md and `explain`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Dict, List, Optional, Sequence, Tuple, Type
+
+import libcst as cst
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torchlint.analysis import ModuleAnalysis
+
+SAFE = "safe"
+UNSAFE = "unsafe"
+NO_FIX = "none"
+SOMETIMES = "sometimes"  # safe in some spellings, unsafe in others; each finding says which
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace one node of the parsed module with another (matched by identity)."""
+
+    old: cst.CSTNode
+    new: cst.CSTNode
+
+
+@dataclass(frozen=True)
+class Fix:
+    applicability: str  # SAFE or UNSAFE
+    message: str
+    edits: Tuple[Edit, ...]
+
+
+@dataclass
+class Finding:
+    code: str
+    message: str
+    node: Optional[cst.CSTNode] = None
+    fix: Optional[Fix] = None
+    # Filled in by the engine once positions are known (1-based line, 1-based column).
+    line: int = 1
+    column: int = 1
+    end_line: int = 1
+    end_column: int = 1
+    fix_edits_positions: List[Tuple[int, int, int, int, str]] = field(default_factory=list)
+
+
+class Rule:
+    """Base class of every rule. Subclasses set the metadata and define visitor methods."""
+
+    code: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    fix_safety: ClassVar[str] = NO_FIX
+    triggers: ClassVar[Tuple[str, ...]] = ()
+    source: ClassVar[str] = ""  # which of the user's notes the rule comes from
+    visits: ClassVar[bool] = True  # False for engine-level rules (TL001) that have no visitor
+
+    def __init__(self, analysis: "ModuleAnalysis") -> None:
+        self.analysis = analysis
+        self.findings: List[Finding] = []
+
+    def report(self, node: cst.CSTNode, message: Optional[str] = None, fix: Optional[Fix] = None) -> None:
+        self.findings.append(Finding(self.code, message or self.summary, node, fix))
+
+    def finish(self) -> None:
+        """Called after the traversal; rules that need the whole module report here."""
+
+    @classmethod
+    def documentation(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def handlers(cls) -> Dict[str, List[str]]:
+        """Map 'visit_Call' style method names to node class names, computed once per class."""
+        cached = cls.__dict__.get("_handler_cache")
+        if cached is None:
+            cached = {"visit": [], "leave": []}
+            for attr in dir(cls):
+                for kind in ("visit", "leave"):
+                    prefix = kind + "_"
+                    if attr.startswith(prefix) and callable(getattr(cls, attr)):
+                        node_name = attr[len(prefix):]
+                        if not isinstance(getattr(cst, node_name, None), type):
+                            raise TypeError(f"{cls.__name__}.{attr}: no LibCST node named {node_name}")
+                        cached[kind].append(node_name)
+            cls._handler_cache = cached
+        return cached
+
+
+_REGISTRY: Dict[str, Type[Rule]] = {}
+
+
+def register(cls: Type[Rule]) -> Type[Rule]:
+    """Class decorator: add a rule to the catalogue (codes and names must be unique)."""
+    if cls.code in _REGISTRY:
+        raise ValueError(f"duplicate rule code {cls.code}")
+    if any(other.name == cls.name for other in _REGISTRY.values()):
+        raise ValueError(f"duplicate rule name {cls.name}")
+    _REGISTRY[cls.code] = cls
+    return cls
+
+
+def all_rules() -> Sequence[Type[Rule]]:
+    """Every registered rule, sorted by code. Importing the checks package registers them."""
+    import torchlint.checks  # noqa: F401  (registration side effect)
+
+    return [_REGISTRY[code] for code in sorted(_REGISTRY)]
+
+
+def rule_by_code_or_name(key: str) -> Optional[Type[Rule]]:
+    for rule in all_rules():
+        if key.upper() == rule.code or key.lower() == rule.name:
+            return rule
+    return None
