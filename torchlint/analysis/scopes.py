@@ -9,7 +9,7 @@ assignments can reach this use?" conservatively: rules fire only when every reac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import libcst as cst
 
@@ -46,6 +46,7 @@ class Binding:
     qualified: Optional[str] = None  # imports: the qualified name bound
     annotation: Optional[cst.BaseExpression] = None
     node: Optional[cst.CSTNode] = None  # def/class: the definition
+    unpack: Tuple[int, ...] = ()  # `a, (b, c) = value`: the element path of this name in value
 
 
 @dataclass
@@ -55,6 +56,8 @@ class Scope:
     parent: Optional["Scope"]
     bindings: Dict[str, List[Binding]] = field(default_factory=dict)
     global_names: set = field(default_factory=set)
+    returns: List[Tuple[Optional[cst.BaseExpression], "StatementInfo"]] = field(default_factory=list)
+    is_generator: bool = False
 
     def add(self, binding: Binding) -> None:
         self.bindings.setdefault(binding.name, []).append(binding)
@@ -150,6 +153,8 @@ class ScopeIndex:
 
     def _bind_small(self, small, scope: Scope, info: StatementInfo) -> None:
         if isinstance(small, cst.Assign):
+            if isinstance(small.value, cst.Yield):
+                scope.is_generator = True
             for target in small.targets:
                 self._bind_target(target.target, small.value, "assign", scope, info)
         elif isinstance(small, cst.AnnAssign):
@@ -180,6 +185,10 @@ class ScopeIndex:
                 local = alias.asname.name.value if alias.asname is not None else name
                 qualified = f"{base}.{name}" if base else None
                 scope.add(Binding(local, "import" if qualified else "unknown", info, qualified=qualified))
+        elif isinstance(small, cst.Return):
+            scope.returns.append((small.value, info))
+        elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Yield):
+            scope.is_generator = True
         elif isinstance(small, (cst.Global, cst.Nonlocal)):
             for item in small.names:
                 scope.global_names.add(item.name.value)
@@ -187,23 +196,18 @@ class ScopeIndex:
             for name in _target_names(small.target):
                 scope.add(Binding(name, "unknown", info))
 
-    def _bind_target(self, target, value, kind, scope: Scope, info: StatementInfo) -> None:
+    def _bind_target(self, target, value, kind, scope: Scope, info: StatementInfo, path=()) -> None:
         if isinstance(target, cst.Name):
-            scope.add(Binding(target.value, kind, info, value=value))
+            if path and value is not None:
+                kind = "unpack"
+            scope.add(Binding(target.value, kind, info, value=value, unpack=path))
         elif isinstance(target, (cst.Tuple, cst.List)):
-            elements = [e for e in target.elements]
-            values: Sequence[Optional[cst.BaseExpression]]
-            if (isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(elements)
-                    and not any(isinstance(e, cst.StarredElement) for e in value.elements)):
-                values = [e.value for e in value.elements]
-            else:
-                values = [None] * len(elements)
-            for element, element_value in zip(elements, values):
-                inner = element.value
-                if isinstance(element, cst.StarredElement):
-                    element_value = None
-                self._bind_target(inner, element_value, kind if element_value is not None else "unknown",
-                                  scope, info)
+            starred = any(isinstance(e, cst.StarredElement) for e in target.elements)
+            for index, element in enumerate(target.elements):
+                if starred:  # `a, *rest = x`: positions after the star are not known
+                    self._bind_target(element.value, None, "unknown", scope, info)
+                else:
+                    self._bind_target(element.value, value, kind, scope, info, path + (index,))
         # Attribute and subscript targets bind no local name.
 
 

@@ -59,17 +59,68 @@ class ValueFacts:
                 if not self._collect_binding(binding, found, seen, depth):
                     return False
             return True
+        if isinstance(expr, cst.Call):
+            function = self._local_function(expr.func, where)
+            if function is not None:
+                return self._collect_returns(function, found, seen, depth)
         found.append((expr, where))
+        return True
+
+    def _local_function(self, func: cst.BaseExpression, where) -> Optional[cst.FunctionDef]:
+        """The function of this file that `func` names, when there is exactly one."""
+        if not isinstance(func, cst.Name):
+            return None
+        bindings = self.analysis.reaching(func.value, where)
+        if len(bindings) == 1 and bindings[0].kind == "def":
+            return bindings[0].node  # type: ignore[return-value]
+        return None
+
+    def _collect_returns(self, function: cst.FunctionDef, found, seen, depth) -> bool:
+        """A call of a local function may evaluate to any of its return values."""
+        scope = self.analysis.index.scopes[id(function)]
+        if id(function) in seen:
+            return True
+        seen.add(id(function))
+        if scope.is_generator or function.asynchronous is not None or function.decorators:
+            return False
+        if not scope.returns:
+            found.append((cst.Name("None"), (scope, self.analysis.index.statements[id(function)])))
+            return True
+        for value, stmt in scope.returns:
+            if value is None:
+                found.append((cst.Name("None"), (scope, stmt)))
+            elif not self._collect(value, (scope, stmt), found, seen, depth + 1):
+                return False
         return True
 
     def _collect_binding(self, binding: Binding, found, seen, depth) -> bool:
         where = self.analysis.binding_where(binding)
+        if binding.kind == "unpack":
+            return self._collect_unpacked(binding, where, found, seen, depth)
         if binding.kind in ("assign", "annassign") and binding.value is not None:
             return self._collect(binding.value, where, found, seen, depth + 1)
         if binding.kind in ("param", "def", "class", "import"):
             found.append((binding.node if binding.node is not None else cst.Name(binding.name), where))
             return True
         return False
+
+    def _collect_unpacked(self, binding: Binding, where, found, seen, depth) -> bool:
+        """`a, b = value`: follow `value` to tuple literals and take the element at the path."""
+        containers: List[Origin] = []
+        if not self._collect(binding.value, where, containers, seen, depth + 1):
+            return False
+        for index in binding.unpack:
+            elements: List[Origin] = []
+            for node, node_where in containers:
+                if not isinstance(node, (cst.Tuple, cst.List)) or len(node.elements) <= index or any(
+                    isinstance(e, cst.StarredElement) for e in node.elements
+                ):
+                    return False
+                if not self._collect(node.elements[index].value, node_where, elements, seen, depth + 1):
+                    return False
+            containers = elements
+        found.extend(containers)
+        return True
 
     # ------------------------------------------------------------------ modules
     def is_module(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> bool:

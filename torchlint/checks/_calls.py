@@ -35,17 +35,31 @@ def with_keyword(call: cst.Call, keyword: str, value: cst.BaseExpression) -> cst
         return call.with_changes(args=[new_arg])
     args = list(call.args)
     last = args[-1]
-    if isinstance(last.comma, cst.Comma):
-        # Trailing comma: the new argument takes it over; the old one gets a separator that
-        # repeats the layout before the first argument (a newline and indent in exploded calls).
-        separator = cst.Comma(whitespace_after=call.whitespace_before_args
-                              if _is_multiline(call.whitespace_before_args) else cst.SimpleWhitespace(" "))
-        args[-1] = last.with_changes(comma=separator)
-        new_arg = new_arg.with_changes(comma=last.comma)
+    after = last.comma.whitespace_after if isinstance(last.comma, cst.Comma) else None
+    if isinstance(after, cst.ParenthesizedWhitespace):
+        # One argument per line with a trailing comma: the old last line keeps its comma and any
+        # comment, and breaks to the arguments' indent; the new argument breaks to the `)`.
+        args_indent = call.whitespace_before_args
+        last_line = args_indent.last_line if isinstance(args_indent, cst.ParenthesizedWhitespace) else after.last_line
+        args[-1] = last.with_changes(comma=last.comma.with_changes(
+            whitespace_after=after.with_changes(indent=True, last_line=last_line)))
+        new_arg = new_arg.with_changes(comma=cst.Comma(whitespace_after=_line_break_like(after)))
+    elif isinstance(last.comma, cst.Comma):
+        args[-1] = last.with_changes(comma=last.comma.with_changes(whitespace_after=cst.SimpleWhitespace(" ")))
+        new_arg = new_arg.with_changes(comma=cst.Comma())
     else:
-        args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        # The space before `)` belongs to the last argument: hand it on to the new last argument.
+        args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")),
+                                     whitespace_after_arg=cst.SimpleWhitespace(""))
+        new_arg = new_arg.with_changes(whitespace_after_arg=last.whitespace_after_arg)
     return call.with_changes(args=args + [new_arg])
 
 
-def _is_multiline(whitespace: cst.BaseParenthesizableWhitespace) -> bool:
-    return isinstance(whitespace, cst.ParenthesizedWhitespace)
+def _line_break_like(whitespace: cst.BaseParenthesizableWhitespace) -> cst.BaseParenthesizableWhitespace:
+    """The same newline and indent, without any comment it carried (comments are never copied)."""
+    if isinstance(whitespace, cst.ParenthesizedWhitespace):
+        return cst.ParenthesizedWhitespace(
+            first_line=cst.TrailingWhitespace(), empty_lines=[], indent=whitespace.indent,
+            last_line=whitespace.last_line,
+        )
+    return cst.SimpleWhitespace(" ")

@@ -30,9 +30,11 @@ class _LoadTracker(Rule):
         func = node.func
         if self.analysis.qualified_name(func) == "torch.load":
             self.loads.append(node)
-        elif isinstance(func, cst.Attribute) and func.attr.value in MODULE_ONLY_METHODS:
-            self._module_uses.append((func.value, self.analysis.where(), f".{func.attr.value}()"))
-        elif isinstance(func, cst.Name) and self.analysis.reaching(func.value):
+        elif isinstance(func, cst.Attribute):
+            if func.attr.value in MODULE_ONLY_METHODS:
+                self._module_uses.append((func.value, self.analysis.where(), f".{func.attr.value}()"))
+        elif not isinstance(func, cst.Name) or self.analysis.reaching(func.value):
+            # `model(x)` or `torch.load(p)(x)`: only modules (of what torch.load returns) are called.
             self._module_uses.append((func, self.analysis.where(), "called"))
 
     def loads_used_as_module(self) -> dict:
