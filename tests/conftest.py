@@ -1,12 +1,7 @@
 import os
-from pathlib import Path
-
 import pytest
 
 from torchlint.cli import main
-
-ROOT = Path(__file__).resolve().parent.parent
-
 
 class CliResult:
     def __init__(self, code, out, err):

@@ -8,7 +8,9 @@ import pytest
 from torchlint.engine import fix_text, lint_text
 from torchlint.rule import all_rules
 
-from conftest import ROOT
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FIXTURES = sorted(p for p in (ROOT / "fixtures").iterdir() if (p / "bad.py").is_file())
 EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>TL\d{3}(?:\s*,\s*TL\d{3})*)")

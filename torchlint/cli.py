@@ -12,7 +12,7 @@ import sys
 from typing import List, Optional, Sequence
 
 from torchlint import __version__
-from torchlint.config import ConfigError, build_settings, find_pyproject, load_file_config
+from torchlint.config import ConfigError, build_settings, discover_config, load_file_config
 from torchlint.report import json_format, rule_url, text
 from torchlint.rule import all_rules, rule_by_code_or_name
 from torchlint.runner import FIX_DIFF, FIX_OFF, FIX_WRITE, process_file
@@ -83,11 +83,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    config_path = args.config if args.config else find_pyproject(os.getcwd())
-    if args.config and not os.path.isfile(args.config):
-        raise ConfigError(f"--config: no such file: {args.config}")
+    file_config = load_file_config(args.config) if args.config else discover_config(os.getcwd())
     settings = build_settings(
-        load_file_config(config_path), args.select, args.ignore, args.extend_select, args.extend_exclude
+        file_config, args.select, args.ignore, args.extend_select, args.extend_exclude
     )
     for path in args.paths:
         if not os.path.lexists(path):

@@ -37,35 +37,38 @@ class FileConfig:
     values: Dict[str, Any] = field(default_factory=dict)
 
 
-def find_pyproject(start: str) -> Optional[str]:
+def _read_toml(path: str) -> Dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+
+
+def discover_config(start: str) -> FileConfig:
     """The nearest pyproject.toml with a [tool.torchlint] table, searching upward from `start`."""
     folder = os.path.abspath(start)
     while True:
         candidate = os.path.join(folder, "pyproject.toml")
         if os.path.isfile(candidate):
-            try:
-                with open(candidate, "rb") as handle:
-                    data = tomllib.load(handle)
-            except (OSError, tomllib.TOMLDecodeError) as error:
-                raise ConfigError(f"{candidate}: cannot read TOML: {error}") from None
+            data = _read_toml(candidate)
             if "torchlint" in data.get("tool", {}):
-                return candidate
+                return _validated(candidate, data)
         parent = os.path.dirname(folder)
         if parent == folder:
-            return None
+            return FileConfig()
         folder = parent
 
 
-def load_file_config(path: Optional[str]) -> FileConfig:
-    if path is None:
-        return FileConfig()
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+def load_file_config(path: str) -> FileConfig:
+    if not os.path.isfile(path):
+        raise ConfigError(f"--config: no such file: {path}")
+    return _validated(path, _read_toml(path))
+
+
+def _validated(path: str, data: Dict[str, Any]) -> FileConfig:
     table = data.get("tool", {}).get("torchlint", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.torchlint] must be a table")

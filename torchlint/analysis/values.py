@@ -30,6 +30,7 @@ class ValueFacts:
     def __init__(self, analysis: "ModuleAnalysis") -> None:
         self.analysis = analysis
         self._module_classes: Dict[int, bool] = {}
+        self._visiting: Set[int] = set()  # origins being judged now: a cycle adds no evidence
 
     # ------------------------------------------------------------------ following values
     def origins(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> Optional[List[Origin]]:
@@ -83,9 +84,8 @@ class ValueFacts:
         seen.add(id(function))
         if scope.is_generator or function.asynchronous is not None or function.decorators:
             return False
-        if not scope.returns:
+        if not _ends_with_return(function):  # falling off the end returns None
             found.append((cst.Name("None"), (scope, self.analysis.index.statements[id(function)])))
-            return True
         for value, stmt in scope.returns:
             if value is None:
                 found.append((cst.Name("None"), (scope, stmt)))
@@ -129,6 +129,15 @@ class ValueFacts:
         return bool(origins) and all(self._is_module_origin(node, w) for node, w in origins)
 
     def _is_module_origin(self, node: cst.CSTNode, where: "Where") -> bool:
+        if id(node) in self._visiting:
+            return True  # `m = m.to(d)` in a loop: the other origins decide
+        self._visiting.add(id(node))
+        try:
+            return self._judge_module_origin(node, where)
+        finally:
+            self._visiting.discard(id(node))
+
+    def _judge_module_origin(self, node: cst.CSTNode, where: "Where") -> bool:
         if isinstance(node, cst.Param):
             annotation = node.annotation.annotation if node.annotation else None
             return annotation is not None and self._is_module_class_expr(annotation, where)
@@ -170,3 +179,11 @@ class ValueFacts:
                 self._is_module_class_expr(base.value, where) for base in classdef.bases
             )
         return self._module_classes[key]
+
+
+def _ends_with_return(function: cst.FunctionDef) -> bool:
+    body = function.body
+    last = body.body[-1] if isinstance(body, cst.IndentedBlock) else body
+    if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        return isinstance(last.body[-1], (cst.Return, cst.Raise))
+    return False

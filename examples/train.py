@@ -1,0 +1,73 @@
+"""A small image-classifier training script, written the way the notes write them.
+
+`torchlint check examples/` finds its pitfalls; `torchlint --fix --unsafe-fixes examples/` fixes
+what can be fixed. tests/test_example.py checks both.
+"""
+import argparse
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+
+class SmallCNN(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        self.dropout = nn.Dropout(0.5)
+        self.head = nn.Linear(8 * 14 * 14, classes)
+
+    def forward(self, x):
+        x = self.features(x)
+        x = x.flatten(1)
+        return self.head(self.dropout(x))
+
+
+def fake_mnist(n=256):
+    images = torch.randn(n, 1, 28, 28)
+    labels = torch.randint(0, 10, (n,))
+    return TensorDataset(images, labels)
+
+
+def train(epochs, device, checkpoint_path):
+    model = SmallCNN().to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loader = DataLoader(fake_mnist(), batch_size=32, shuffle=True)
+    for epoch in range(epochs):
+        model.train()
+        for images, labels in loader:
+            images, labels = images.to(device), labels.to(device)
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(images), labels)
+            loss.backward()
+            optimizer.step()
+        # Checkpoint every epoch so a crash does not lose the run.
+        torch.save({"model": model, "optimizer": optimizer.state_dict(), "epoch": epoch}, checkpoint_path)
+    torch.save(model, "final.pt")
+    return model
+
+
+def resume(checkpoint_path, device):
+    checkpoint = torch.load(checkpoint_path, map_location=device)
+    model = checkpoint["model"]
+    return model, checkpoint["epoch"]
+
+
+def serve(path):
+    model = torch.load(path)
+    model.eval()
+    return model
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=1)
+    args = parser.parse_args()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    train(args.epochs, device, "checkpoint.pt")

@@ -1,0 +1,96 @@
+"""The shared analysis: names resolved through every import form, values followed through
+assignments, branches, loops, unpacking and local functions; unknown stays unknown."""
+
+import textwrap
+
+import pytest
+
+from torchlint.engine import lint_text
+from torchlint.rule import all_rules
+
+
+def findings(source):
+    return [(f.code, f.line) for f in lint_text(textwrap.dedent(source), all_rules()).findings]
+
+
+@pytest.mark.parametrize("imports, call", [
+    ("import torch", "torch.load(p)"),
+    ("import torch as th", "th.load(p)"),
+    ("import torch.nn as nn\nimport torch", "torch.load(p)"),
+    ("from torch import load", "load(p)"),
+    ("from torch import load as L", "L(p)"),
+    ("from torch import save, load", "load(p)"),
+    ("import torch.serialization", "torch.serialization.load(p)"),
+    ("from torch.serialization import load", "load(p)"),
+])
+def test_import_forms_resolve(imports, call):
+    assert findings(f"{imports}\nx = {call}\n") == [("TL502", imports.count("\n") + 2)]
+
+
+def test_function_local_import():
+    assert findings("""
+        def f(p):
+            from torch import load
+            return load(p)
+    """) == [("TL502", 4)]
+
+
+@pytest.mark.parametrize("source", [
+    "import numpy as torch\nx = torch.load(p)\n",          # another library under the name torch
+    "def load(p): pass\nx = load(p)\n",                     # a local function
+    "from torch import load\ndef load(p): pass\nx = load(p)\n",  # rebound after the import
+    "import torch\ntorch = object()\nx = torch.load(p)\n",  # shadowed module name
+    "from .torch import load\nx = load(p)\n",               # a relative import
+    "import torch\nx = [torch.load for torch in ys]\n",     # comprehension variable
+    "from mylib import torch\nx = torch.load(p)\n",
+])
+def test_lookalikes_are_silent(source):
+    assert findings(source) == []
+
+
+MODEL = """
+import torch
+from torch import nn
+import torch.nn as tnn
+from torch.nn import Linear as L
+"""
+
+
+@pytest.mark.parametrize("body", [
+    "m = nn.Linear(2, 2)\ntorch.save(m, p)",
+    "m = tnn.Sequential(L(2, 2))\ntorch.save(m, p)",
+    "m = L(2, 2).cuda().eval()\ntorch.save(m, p)",
+    "class Net(nn.Module): pass\nclass Big(Net): pass\nm = Big()\ntorch.save(m, p)",
+    "m = nn.Linear(2, 2)\nm = m.to('cpu')\ntorch.save(m, p)",
+    "a, (b, m) = 1, (2, nn.Linear(2, 2))\ntorch.save(m, p)",
+    "def build():\n    return nn.Linear(2, 2)\nm = build()\ntorch.save(m, p)",
+    "def build():\n    net = nn.Linear(2, 2)\n    return net, 3\nm, _ = build()\ntorch.save(m, p)",
+    "m = nn.Linear(2, 2)\nfor _ in range(3):\n    m = m.to('cpu')\ntorch.save(m, p)",
+    "if c:\n    m = nn.Linear(2, 2)\nelse:\n    m = nn.Conv2d(1, 1, 1)\ntorch.save(m, p)",
+    "def f(m: nn.Module):\n    torch.save(m, p)",
+    "m = nn.DataParallel(nn.Linear(2, 2))\ntorch.save(m, p)",
+    "m = nn.parallel.DistributedDataParallel(nn.Linear(2, 2))\ntorch.save(m, p)",
+    "import timm\nm = timm.create_model('resnet18')\ntorch.save(m, p)",
+])
+def test_module_values_are_followed(body):
+    source = MODEL + body + "\n"
+    assert [code for code, _ in findings(source)] == ["TL501"]
+
+
+@pytest.mark.parametrize("body", [
+    "m = nn.Linear(2, 2)\nif c:\n    m = m.state_dict()\ntorch.save(m, p)",   # maybe a state dict
+    "m = nn.Linear(2, 2)\nfor _ in r:\n    torch.save(m, p)\n    m = m.state_dict()",  # loop back edge
+    "m = make()\ntorch.save(m, p)",                                  # unknown function
+    "def f(m):\n    torch.save(m, p)",                              # unannotated parameter
+    "def f(m: 'nn.Module'):\n    torch.save(m, p)",                # string annotation: not followed
+    "def build():\n    yield nn.Linear(2, 2)\nm = build()\ntorch.save(m, p)",  # a generator
+    "def build():\n    if c:\n        return nn.Linear(2, 2)\nm = build()\ntorch.save(m, p)",  # may be None
+    "m, *rest = nn.Linear(2, 2), 1\ntorch.save(rest, p)",
+    "m = nn.Linear(2, 2)\ndel m\nm = load_state()\ntorch.save(m, p)",
+    "try:\n    m = nn.Linear(2, 2)\nexcept E:\n    m = None\ntorch.save(m, p)",
+    "class Plain: pass\nm = Plain()\ntorch.save(m, p)",
+    "m = nn.Parameter(torch.ones(2))\ntorch.save(m, p)",
+    "m = nn.functional.relu(x)\ntorch.save(m, p)",
+])
+def test_unknown_or_other_values_are_silent(body):
+    assert findings(MODEL + body + "\n") == []

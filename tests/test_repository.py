@@ -1,0 +1,58 @@
+"""The repository's promises: README commands are what CI runs, rule pages are current, and the
+torch.nn class list matches the torch that is installed."""
+
+import re
+
+import pytest
+
+from torchlint.docs import expected_pages
+from torchlint.rule import all_rules
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _readme_commands():
+    head = (ROOT / "README.md").read_text().split("---")[0]
+    return re.findall(r"`([^`]+)`", head)
+
+
+def test_ci_runs_the_readme_setup_and_test_commands():
+    setup, tests, main_job = _readme_commands()[:3]
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert setup in ci and tests in ci
+    assert setup.startswith("python3 -m venv .venv") and "[test]" in setup
+    assert "torchlint check examples/" in main_job
+
+
+@pytest.mark.parametrize("name", sorted(expected_pages()))
+def test_rule_page_is_current(name):
+    path = ROOT / "rules" / name
+    assert path.exists(), f"rules/{name} is missing: run python -m torchlint.docs"
+    assert path.read_text(encoding="utf-8") == expected_pages()[name], "stale: run python -m torchlint.docs"
+
+
+def test_no_stray_rule_pages():
+    assert {p.name for p in (ROOT / "rules").glob("*.md")} == set(expected_pages())
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.code)
+def test_rule_metadata_and_documentation(rule):
+    assert re.fullmatch(r"TL\d{3}", rule.code)
+    assert re.fullmatch(r"[a-z]+(-[a-z0-9]+)*", rule.name)
+    doc = rule.documentation()
+    for section in ("## What it does", "## Why is this bad?", "## Example", "## Fix safety"):
+        assert section in doc
+    if rule.visits:
+        assert rule.triggers and "## Source" in doc
+
+
+def test_torch_nn_module_list_matches_installed_torch():
+    torch = pytest.importorskip("torch")
+    import inspect
+
+    from torchlint.analysis.torch_api import TORCH_NN_MODULE_CLASSES
+
+    actual = {n for n, v in vars(torch.nn).items() if inspect.isclass(v) and issubclass(v, torch.nn.Module)}
+    assert TORCH_NN_MODULE_CLASSES == actual
