@@ -62,17 +62,20 @@ def triggered_rules(text: str, rules: Sequence[Type[Rule]]) -> List[Type[Rule]]:
     return [r for r in rules if r.visits and (not r.triggers or any(t in text for t in r.triggers))]
 
 
-def lint_text(text: str, rules: Sequence[Type[Rule]]) -> LintResult:
-    """Findings of `rules` in `text`, located, noqa applied, sorted by position."""
+def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Module] = None) -> LintResult:
+    """Findings of `rules` in `text`, located, noqa applied, sorted by position.
+
+    `module` is the already parsed `text`, when the caller has it (the fix loop does)."""
     active = triggered_rules(text, rules)
     if not active:
         return LintResult([])
-    try:
-        module = cst.parse_module(text)
-    except cst.ParserSyntaxError as error:
-        if any(r.code == SYNTAX_ERROR_CODE for r in rules):
-            return LintResult([syntax_error_finding(error)])
-        return LintResult([])
+    if module is None:
+        try:
+            module = cst.parse_module(text)
+        except cst.ParserSyntaxError as error:
+            if any(r.code == SYNTAX_ERROR_CODE for r in rules):
+                return LintResult([syntax_error_finding(error)])
+            return LintResult([])
     analysis = ModuleAnalysis(module)
     instances = [rule(analysis) for rule in active]
     visit, leave = _handler_tables(analysis, instances)
@@ -177,37 +180,39 @@ def fix_text(text: str, rules: Sequence[Type[Rule]], unsafe: bool = False) -> Fi
         ]
         if not candidates or result.module is None:
             break
-        new_text, applied = _apply_parsing(result.module, candidates, lines, skip, failed)
+        applied, new_text, new_module = _apply_parsing(result.module, candidates, lines, skip, failed)
         if not applied or new_text == text:
             break
         fixed += applied
         text = new_text
-        result = lint_text(text, rules)
+        result = lint_text(text, rules, new_module)
     return FixResult(text, result.findings, fixed, failed)
 
 
-def _apply_parsing(module, candidates, lines, skip, failed) -> Tuple[str, int]:
-    """Apply all candidates at once; if the result does not parse, keep the ones that do alone."""
+def _apply_parsing(module, candidates, lines, skip, failed):
+    """Apply all candidates at once; if the result does not parse, keep the ones that do alone.
+
+    Returns (fixes applied, new text, its parsed module): the parse that checks the result is the
+    one the next round lints, so each round parses once."""
     attempt = _apply(module, candidates)
     if attempt is not None:
-        return attempt, len(candidates)
+        return (len(candidates),) + attempt
     for finding in candidates:
         alone = _apply(module, [finding])
         if alone is not None:
-            return alone, 1
+            return (1,) + alone
         skip.add((finding.code, _line(lines, finding.line)))
         failed.append(f"{finding.line}:{finding.column}: {finding.code} fix dropped: its result does not parse")
-    return module.code, 0
+    return 0, module.code, module
 
 
-def _apply(module: cst.Module, findings: Sequence[Finding]) -> Optional[str]:
+def _apply(module: cst.Module, findings: Sequence[Finding]) -> Optional[Tuple[str, cst.Module]]:
     edits = [edit for f in findings for edit in f.fix.edits]  # type: ignore[union-attr]
     code = module.visit(_Replacer(edits)).code
     try:
-        cst.parse_module(code)
+        return code, cst.parse_module(code)
     except cst.ParserSyntaxError:
         return None
-    return code
 
 
 def _line(lines: List[str], number: int) -> str:
