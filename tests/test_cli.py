@@ -244,3 +244,10 @@ def test_console_script_runs_as_a_process(write, tmp_path):
                              capture_output=True, text=True)
     assert process.returncode == 1
     assert "TL502" in process.stdout
+
+
+def test_excludes_apply_below_the_checked_folder_not_to_its_ancestors(cli, write, tmp_path):
+    write("build/project/src/bad.py", BAD)
+    write("build/project/build/gen.py", BAD)
+    result = cli("check", "--output-format", "json", tmp_path / "build" / "project")
+    assert [f["filename"].split("/")[-2:] for f in json.loads(result.out)] == [["src", "bad.py"]]

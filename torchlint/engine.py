@@ -132,8 +132,15 @@ def _locate(module: cst.Module, findings: List[Finding]) -> None:
                 old = positions[edit.old]
                 finding.fix_edits_positions.append((
                     old.start.line, old.start.column + 1, old.end.line, old.end.column + 1,
-                    module.code_for_node(edit.new),
+                    _code_for(module, edit.new),
                 ))
+
+
+def _code_for(module: cst.Module, node) -> str:
+    """Source text of a replacement; a FlattenSentinel (statements inserted around one) joins its parts."""
+    if isinstance(node, cst.FlattenSentinel):
+        return "".join(module.code_for_node(part) for part in node.nodes)
+    return module.code_for_node(node)
 
 
 def _suppressed(finding: Finding, lines: List[str]) -> bool:

@@ -69,10 +69,12 @@ def write_source(source: SourceFile, new_text: str) -> None:
         raise
 
 
-def is_excluded(path: str, patterns: Sequence[str]) -> bool:
-    """A path is excluded when its name or any parent folder name, or the whole path, matches."""
+def is_excluded(path: str, patterns: Sequence[str], root: str = "") -> bool:
+    """Excluded when a pattern matches the whole path, or the name of the file or of a folder
+    below `root` (the folder the user asked to check: its own ancestors never count)."""
     normalized = os.path.normpath(path).replace(os.sep, "/")
-    parts = [p for p in normalized.split("/") if p not in ("", ".")]
+    relative = os.path.relpath(path, root) if root else path
+    parts = [p for p in os.path.normpath(relative).replace(os.sep, "/").split("/") if p not in ("", ".", "..")]
     for pattern in patterns:
         pattern = pattern.rstrip("/")
         if fnmatch.fnmatch(normalized, pattern) or any(fnmatch.fnmatch(part, pattern) for part in parts):
@@ -87,8 +89,8 @@ def iter_python_files(paths: Iterable[str], excludes: Sequence[str]) -> Iterator
             yield root
             continue
         for folder, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if not is_excluded(os.path.join(folder, d), excludes))
+            dirs[:] = sorted(d for d in dirs if not is_excluded(os.path.join(folder, d), excludes, root))
             for name in sorted(files):
                 path = os.path.join(folder, name)
-                if name.endswith(".py") and not is_excluded(path, excludes):
+                if name.endswith(".py") and not is_excluded(path, excludes, root):
                     yield path

@@ -118,6 +118,12 @@ class ModuleAnalysis:
         dotted = _qualify(self, node, where)
         return canonical(dotted) if dotted else None
 
+    def grad_enabled(self, where: Optional[Where] = None) -> Optional[bool]:
+        """False where autograd surely does not record (no_grad, inference_mode, ...)."""
+        from torchlint.analysis.grad_mode import grad_enabled_at
+
+        return grad_enabled_at(self, where or self.where())
+
     def binding_where(self, binding: Binding) -> Where:
         return binding.stmt.scope, binding.stmt
 

@@ -24,6 +24,7 @@ class StatementInfo:
     blocks: Tuple[Block, ...]
     scope: "Scope"
     loops: Tuple["LoopRange", ...]  # the enclosing loop bodies in this scope, outermost first
+    enclosing: Tuple[cst.CSTNode, ...] = ()  # compound statements around it in this scope, outermost first
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Scope:
     bindings: Dict[str, List[Binding]] = field(default_factory=dict)
     global_names: set = field(default_factory=set)
     returns: List[Tuple[Optional[cst.BaseExpression], "StatementInfo"]] = field(default_factory=list)
+    attributes: Dict[str, List[Binding]] = field(default_factory=dict)  # class scopes: `self.x = ...`
     is_generator: bool = False
 
     def add(self, binding: Binding) -> None:
@@ -79,12 +81,13 @@ class ScopeIndex:
         self.module_scope = Scope("module", module, None)
         self.scopes[id(module)] = self.module_scope
         self._seq = 0
+        self._enclosing: List[cst.CSTNode] = []
         self._walk_body(module.body, self.module_scope, (), ())
 
     # ----------------------------------------------------------------- walking statements
     def _info(self, stmt: cst.CSTNode, scope: Scope, blocks, loops) -> StatementInfo:
         self._seq += 1
-        info = StatementInfo(self._seq, blocks, scope, loops)
+        info = StatementInfo(self._seq, blocks, scope, loops, tuple(self._enclosing))
         self.statements[id(stmt)] = info
         return info
 
@@ -97,7 +100,17 @@ class ScopeIndex:
         if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             for small in stmt.body:
                 self._bind_small(small, scope, info)
-        elif isinstance(stmt, cst.FunctionDef):
+        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            outer, self._enclosing = self._enclosing, []
+            self._walk_definition(stmt, scope, info)
+            self._enclosing = outer
+        else:
+            self._enclosing.append(stmt)
+            self._walk_compound(stmt, scope, info, blocks, loops)
+            self._enclosing.pop()
+
+    def _walk_definition(self, stmt, scope: Scope, info: StatementInfo) -> None:
+        if isinstance(stmt, cst.FunctionDef):
             scope.add(Binding(stmt.name.value, "def", info, node=stmt))
             inner = Scope("function", stmt, scope)
             self.scopes[id(stmt)] = inner
@@ -107,12 +120,14 @@ class ScopeIndex:
                                   annotation=param.annotation.annotation if param.annotation else None,
                                   node=param))
             self._walk_body(stmt.body, inner, (), ())
-        elif isinstance(stmt, cst.ClassDef):
+        else:
             scope.add(Binding(stmt.name.value, "class", info, node=stmt))
             inner = Scope("class", stmt, scope)
             self.scopes[id(stmt)] = inner
             self._walk_body(stmt.body, inner, (), ())
-        elif isinstance(stmt, (cst.For, cst.While)):
+
+    def _walk_compound(self, stmt, scope: Scope, info: StatementInfo, blocks, loops) -> None:
+        if isinstance(stmt, (cst.For, cst.While)):
             if isinstance(stmt, cst.For):
                 self._bind_target(stmt.target, None, "for", scope, info)
             loop = LoopRange(self._seq + 1)
@@ -156,6 +171,7 @@ class ScopeIndex:
             if isinstance(small.value, cst.Yield):
                 scope.is_generator = True
             for target in small.targets:
+                self._bind_self_attribute(target.target, small.value, scope, info)
                 self._bind_target(target.target, small.value, "assign", scope, info)
         elif isinstance(small, cst.AnnAssign):
             if isinstance(small.target, cst.Name):
@@ -195,6 +211,14 @@ class ScopeIndex:
         elif isinstance(small, cst.Del):
             for name in _target_names(small.target):
                 scope.add(Binding(name, "unknown", info))
+
+    def _bind_self_attribute(self, target, value, scope: Scope, info: StatementInfo) -> None:
+        """`self.fc = nn.Linear(...)` in a method: remember it on the class for `self.fc` lookups."""
+        if (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
+                and target.value.value == "self" and scope.kind == "function"
+                and scope.parent is not None and scope.parent.kind == "class"):
+            scope.parent.attributes.setdefault(target.attr.value, []).append(
+                Binding(target.attr.value, "assign", info, value=value))
 
     def _bind_target(self, target, value, kind, scope: Scope, info: StatementInfo, path=()) -> None:
         if isinstance(target, cst.Name):

@@ -60,12 +60,31 @@ class ValueFacts:
                 if not self._collect_binding(binding, found, seen, depth):
                     return False
             return True
+        if _is_self_attribute(expr):
+            bindings = self._self_attribute_bindings(expr, where)  # type: ignore[arg-type]
+            if bindings:
+                for binding in bindings:
+                    if id(binding) not in seen:
+                        seen.add(id(binding))
+                        if not self._collect_binding(binding, found, seen, depth):
+                            return False
+                return True
         if isinstance(expr, cst.Call):
             function = self._local_function(expr.func, where)
             if function is not None:
                 return self._collect_returns(function, found, seen, depth)
         found.append((expr, where))
         return True
+
+    def _self_attribute_bindings(self, expr: cst.Attribute, where) -> List[Binding]:
+        """`self.fc` in a method: every `self.fc = ...` assignment in the class's methods."""
+        scope = where[0]
+        if scope.kind != "function" or scope.parent is None or scope.parent.kind != "class":
+            return []
+        self_bindings = scope.bindings.get("self", [])
+        if len(self_bindings) != 1 or self_bindings[0].kind != "param":
+            return []
+        return scope.parent.attributes.get(expr.attr.value, [])
 
     def _local_function(self, func: cst.BaseExpression, where) -> Optional[cst.FunctionDef]:
         """The function of this file that `func` names, when there is exactly one."""
@@ -187,3 +206,7 @@ def _ends_with_return(function: cst.FunctionDef) -> bool:
     if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
         return isinstance(last.body[-1], (cst.Return, cst.Raise))
     return False
+
+
+def _is_self_attribute(expr: cst.CSTNode) -> bool:
+    return isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self"

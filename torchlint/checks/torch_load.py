@@ -14,7 +14,7 @@ import libcst as cst
 
 from torchlint.analysis import Where
 from torchlint.analysis.torch_api import MODULE_ONLY_METHODS, MODULE_RETURNING_METHODS
-from torchlint.checks._calls import argument, has_star_args, with_keyword
+from torchlint.checks._syntax import argument, has_star_args, with_keyword
 from torchlint.rule import NO_FIX, SAFE, SOMETIMES, UNSAFE, Fix, Rule, register, Edit
 
 

@@ -5,7 +5,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from torchlint.analysis import Where
-from torchlint.checks._calls import argument
+from torchlint.checks._syntax import argument
 from torchlint.rule import UNSAFE, Edit, Fix, Rule, register
 
 

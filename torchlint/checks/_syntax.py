@@ -1,4 +1,5 @@
-"""Small helpers for reading call arguments, shared by the rules."""
+"""Small helpers shared by the rules: reading call arguments and building edits that keep the
+user's layout (argument lists, inserted statements)."""
 
 from __future__ import annotations
 
@@ -63,3 +64,19 @@ def _line_break_like(whitespace: cst.BaseParenthesizableWhitespace) -> cst.BaseP
             last_line=whitespace.last_line,
         )
     return cst.SimpleWhitespace(" ")
+
+
+def insert_before(statement: cst.BaseStatement, *new: cst.BaseStatement) -> cst.FlattenSentinel:
+    """Replacement for `statement` that puts `new` statements before it, at its indentation.
+
+    The comments and blank lines above `statement` move up with the inserted code, so they keep
+    describing the block they were written for."""
+    leading = getattr(statement, "leading_lines", ())
+    first, *rest = new
+    first = first.with_changes(leading_lines=leading)
+    return cst.FlattenSentinel([first, *rest, statement.with_changes(leading_lines=())])
+
+
+def statement_of(code: str) -> cst.BaseStatement:
+    """One statement parsed from source, for building fixes."""
+    return cst.parse_statement(code)
