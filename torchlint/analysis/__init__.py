@@ -31,9 +31,11 @@ class ModuleAnalysis:
         self._scopes: List[Scope] = [root]
         self._statements: List[StatementInfo] = [StatementInfo(0, (), root, ())]
         self._shadowed: List[Set[str]] = []
-        from torchlint.analysis.values import ValueFacts  # local: values imports this module's types
+        from torchlint.analysis.tensors import TensorFacts  # local: they import this module's types
+        from torchlint.analysis.values import ValueFacts
 
         self.values = ValueFacts(self)
+        self.tensors = TensorFacts(self)
 
     # ------------------------------------------------------------------ traversal tracking
     def traversal_handlers(self):

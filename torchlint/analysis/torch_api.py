@@ -109,3 +109,79 @@ def is_module_factory(qualified: Optional[str]) -> bool:
         last = qualified.rsplit(".", 1)[-1]
         return last[:1].islower() and not last.startswith("_") and last not in _TORCHVISION_NON_MODELS
     return False
+
+
+# ---------------------------------------------------------------------- tensors
+# torch functions that create a tensor from nothing: no input carries gradients into them.
+TENSOR_FACTORIES = frozenset("torch." + name for name in (
+    "tensor as_tensor from_numpy zeros ones empty full rand randn randint randperm arange linspace "
+    "logspace eye zeros_like ones_like empty_like full_like rand_like randn_like randint_like"
+).split())
+
+# Results that never require grad, whatever the input: indices, comparisons, Python values.
+NO_GRAD_RESULT_METHODS = frozenset(
+    "detach detach_ argmax argmin argsort eq ne lt le gt ge isnan isinf isfinite item tolist numpy "
+    "long int short bool byte char size dim numel nonzero count_nonzero sign_ data_ptr stride "
+    "element_size is_contiguous unique bincount".split()
+)
+NO_GRAD_RESULT_FUNCTIONS = frozenset("torch." + name for name in (
+    "argmax argmin argsort eq ne lt le gt ge isnan isinf isfinite nonzero count_nonzero bincount "
+    "unique numel is_tensor equal allclose isclose no_grad"
+).split())
+
+# torch.nn classes without parameters: their output needs grad only if their input does.
+PARAMETERLESS_NN_CLASSES = frozenset(
+    name for name in TORCH_NN_MODULE_CLASSES
+    if name.endswith("Loss") and name != "AdaptiveLogSoftmaxWithLoss"
+    or any(part in name for part in ("Pool", "Dropout", "Pad", "Shuffle", "Upsampl"))
+    or name in {
+        "ReLU", "ReLU6", "LeakyReLU", "ELU", "CELU", "SELU", "GELU", "GLU", "SiLU", "Mish", "Sigmoid",
+        "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish", "Hardshrink", "Softshrink", "Tanhshrink",
+        "Softsign", "Softplus", "LogSigmoid", "Softmax", "Softmax2d", "Softmin", "LogSoftmax", "Threshold",
+        "RReLU", "Identity", "Flatten", "Unflatten", "Fold", "Unfold", "CosineSimilarity",
+        "PairwiseDistance", "LocalResponseNorm", "CrossMapLRN2d", "PixelShuffle", "PixelUnshuffle",
+        "NLLLoss2d",
+    }
+)
+
+# Views that change the memory layout: `.view()` on them may raise.
+LAYOUT_CHANGING_METHODS = frozenset(
+    "transpose transpose_ permute t t_ expand expand_as movedim moveaxis swapaxes swapdims unfold diagonal".split()
+)
+LAYOUT_CHANGING_FUNCTIONS = frozenset("torch." + name for name in (
+    "transpose permute t movedim moveaxis swapaxes swapdims diagonal"
+).split())
+# Element-wise ops and moves that keep the input's layout (TensorIterator preserves strides).
+LAYOUT_KEEPING_METHODS = frozenset(
+    "add sub mul div neg abs exp log sqrt pow relu sigmoid tanh clamp clip float half double bfloat16 "
+    "to cuda cpu clone detach requires_grad_ add_ sub_ mul_ div_ relu_ clamp_ type_as masked_fill "
+    "masked_fill_ sin cos floor ceil round sign".split()
+)
+
+# Activations whose output a loss may receive.
+ACTIVATION_FUNCTIONS = {
+    "torch.softmax": "softmax",
+    "torch.nn.functional.softmax": "softmax",
+    "torch.special.softmax": "softmax",
+    "torch.log_softmax": "log_softmax",
+    "torch.nn.functional.log_softmax": "log_softmax",
+    "torch.special.log_softmax": "log_softmax",
+    "torch.sigmoid": "sigmoid",
+    "torch.nn.functional.sigmoid": "sigmoid",
+    "torch.special.expit": "sigmoid",
+}
+ACTIVATION_METHODS = {"softmax": "softmax", "log_softmax": "log_softmax", "sigmoid": "sigmoid"}
+ACTIVATION_MODULES = {
+    "torch.nn.Softmax": "softmax",
+    "torch.nn.LogSoftmax": "log_softmax",
+    "torch.nn.Sigmoid": "sigmoid",
+}
+
+# Losses that apply log_softmax (CrossEntropy) or sigmoid (BCEWithLogits) themselves.
+CROSS_ENTROPY_FUNCTIONS = frozenset({"torch.nn.functional.cross_entropy"})
+CROSS_ENTROPY_CLASSES = frozenset({"torch.nn.CrossEntropyLoss"})
+
+DTYPE_NAMES = frozenset(
+    "float float16 float32 float64 half double bfloat16 int int8 int16 int32 int64 long short uint8 bool "
+    "complex64 complex128 cfloat cdouble".split()
+)

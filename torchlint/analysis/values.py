@@ -170,6 +170,37 @@ class ValueFacts:
             return True
         return self._is_local_module_class(func, where)
 
+    def module_classes(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> Optional[List[object]]:
+        """The classes a module value is built from: a qualified name (str) for library classes,
+        the ClassDef for classes of this file. None when any origin is not a known construction."""
+        origins = self.origins(expr, where)
+        if not origins:
+            return None
+        classes: List[object] = []
+        for node, node_where in origins:
+            if id(node) in self._visiting:
+                continue
+            self._visiting.add(id(node))
+            try:
+                found = self._origin_module_classes(node, node_where)
+            finally:
+                self._visiting.discard(id(node))
+            if found is None:
+                return None
+            classes.extend(found)
+        return classes
+
+    def _origin_module_classes(self, node: cst.CSTNode, where: "Where") -> Optional[List[object]]:
+        if not isinstance(node, cst.Call):
+            return None
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in MODULE_RETURNING_METHODS:
+            return self.module_classes(func.value, where)
+        qualified = self.analysis.qualified_name(func, where)
+        if is_module_factory(qualified):
+            return [qualified]
+        return [classdef for classdef, _ in self.local_classes(func, where)] or None
+
     def _is_module_class_expr(self, expr: cst.BaseExpression, where: "Where") -> bool:
         if isinstance(expr, cst.SimpleString):  # "nn.Module" forward references are not followed
             return False

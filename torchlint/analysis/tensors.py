@@ -1,0 +1,380 @@
+"""Facts about tensor values, each on positive evidence: may it require grad, may it live on
+CUDA, may it be non-contiguous, is it a softmax/log_softmax/sigmoid output.
+
+Each question follows the value to its origins (analysis/values.py) and asks every origin; the
+answer is yes only when every origin says yes. A name of unknown origin (a DataLoader batch, an
+unannotated parameter) answers no, so rules stay silent rather than guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from torchlint.analysis.torch_api import (
+    ACTIVATION_FUNCTIONS,
+    ACTIVATION_METHODS,
+    ACTIVATION_MODULES,
+    DTYPE_NAMES,
+    LAYOUT_CHANGING_FUNCTIONS,
+    LAYOUT_CHANGING_METHODS,
+    LAYOUT_KEEPING_METHODS,
+    NO_GRAD_RESULT_FUNCTIONS,
+    NO_GRAD_RESULT_METHODS,
+    PARAMETERLESS_NN_CLASSES,
+    TENSOR_FACTORIES,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torchlint.analysis import ModuleAnalysis, Where
+
+Judge = Callable[[cst.CSTNode, "Where"], bool]
+
+
+@dataclass(frozen=True)
+class Activation:
+    """Where a value's activation comes from."""
+
+    kind: str  # softmax, log_softmax, sigmoid
+    node: cst.Call  # the call applying it, or the layer's construction (nn.Softmax(...)) for layers
+    where: "Where"
+    input: Optional[cst.BaseExpression]  # what the activation was applied to; None for layers
+    dim: Optional[cst.BaseExpression] = None
+_VIEW_ATTRIBUTES = frozenset({"T", "mT", "H", "mH", "real", "imag"})
+
+
+class TensorFacts:
+    def __init__(self, analysis: "ModuleAnalysis") -> None:
+        self.analysis = analysis
+        self.values = analysis.values
+        self._visiting: Set[Tuple[str, int]] = set()
+
+    # ------------------------------------------------------------------ the shared walk
+    def _every_origin(self, question: str, expr: cst.BaseExpression, where: Optional["Where"], judge: Judge) -> bool:
+        origins = self.values.origins(expr, where)
+        if not origins:
+            return False
+        for node, node_where in origins:
+            key = (question, id(node))
+            if key in self._visiting:
+                continue  # `x = x * 2` in a loop: the other origins decide
+            self._visiting.add(key)
+            try:
+                if not judge(node, node_where):
+                    return False
+            finally:
+                self._visiting.discard(key)
+        return True
+
+    def _any_argument(self, call: cst.Call, where, question: Callable) -> bool:
+        return any(question(arg.value, where) for arg in call.args if not arg.star and arg.keyword is None)
+
+    # ------------------------------------------------------------------ requires grad
+    def requires_grad(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> bool:
+        """True when the value surely carries gradients (so `.numpy()` on it raises)."""
+        return self._every_origin("grad", expr, where, self._origin_requires_grad)
+
+    def _origin_requires_grad(self, node: cst.CSTNode, where: "Where") -> bool:
+        if self.analysis.grad_enabled(where) is False:
+            return False
+        if isinstance(node, cst.BinaryOperation):
+            return self.requires_grad(node.left, where) or self.requires_grad(node.right, where)
+        if isinstance(node, cst.UnaryOperation) and not isinstance(node.operator, cst.Not):
+            return self.requires_grad(node.expression, where)
+        if isinstance(node, cst.Subscript):
+            return self.requires_grad(node.value, where)
+        if isinstance(node, cst.Attribute):
+            return node.attr.value in _VIEW_ATTRIBUTES and self.requires_grad(node.value, where)
+        if not isinstance(node, cst.Call):
+            return False
+        if _keyword_is(node, "requires_grad", "True"):
+            return True
+        module = self._called_module(node, where)
+        if module is not None:
+            return self._module_has_parameters(module, where) or self._any_argument(node, where, self.requires_grad)
+        func = node.func
+        qualified = self.analysis.qualified_name(func, where)
+        if qualified is not None:
+            if qualified == "torch.nn.Parameter":
+                return not _keyword_is(node, "requires_grad", "False")
+            if not qualified.startswith("torch.") or qualified in NO_GRAD_RESULT_FUNCTIONS | TENSOR_FACTORIES:
+                return False
+            return self._any_argument(node, where, self.requires_grad)
+        if isinstance(func, cst.Attribute) and not self.values.is_module(func.value, where):
+            method = func.attr.value
+            if method in NO_GRAD_RESULT_METHODS:
+                return False
+            if method == "requires_grad_":
+                return not _first_argument_is(node, "False")
+            return self.requires_grad(func.value, where)
+        return False
+
+    def _called_module(self, call: cst.Call, where: "Where") -> Optional[cst.BaseExpression]:
+        """`model(x)` or `model.forward(x)`: the module expression, when the callee is a module."""
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "forward":
+            func = func.value
+        return func if self.values.is_module(func, where) else None
+
+    def _module_has_parameters(self, module: cst.BaseExpression, where: "Where") -> bool:
+        classes = self.values.module_classes(module, where)
+        return classes is not None and all(
+            not (isinstance(c, str) and c.rsplit(".", 1)[-1] in PARAMETERLESS_NN_CLASSES) for c in classes
+        )
+
+    # ------------------------------------------------------------------ CUDA
+    def may_be_cuda(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> bool:
+        """True when every origin of the value may live on a CUDA device."""
+        return self._every_origin("cuda", expr, where, self._origin_may_be_cuda)
+
+    def _origin_may_be_cuda(self, node: cst.CSTNode, where: "Where") -> bool:
+        if isinstance(node, cst.BinaryOperation):
+            return self.may_be_cuda(node.left, where) or self.may_be_cuda(node.right, where)
+        if isinstance(node, cst.UnaryOperation):
+            return self.may_be_cuda(node.expression, where)
+        if isinstance(node, cst.Subscript):
+            return self.may_be_cuda(node.value, where)
+        if isinstance(node, cst.Attribute):
+            return node.attr.value in _VIEW_ATTRIBUTES | {"data", "grad"} and self.may_be_cuda(node.value, where)
+        if not isinstance(node, cst.Call):
+            return False
+        module = self._called_module(node, where)
+        if module is not None:
+            return self.module_may_be_cuda(module, where) or self._any_argument(node, where, self.may_be_cuda)
+        func = node.func
+        qualified = self.analysis.qualified_name(func, where)
+        if qualified is not None:
+            if qualified in TENSOR_FACTORIES:
+                device = _keyword(node, "device")
+                return device is not None and self.device_may_be_cuda(device, where)
+            return qualified.startswith("torch.") and self._any_argument(node, where, self.may_be_cuda)
+        if not isinstance(func, cst.Attribute):
+            return False
+        method = func.attr.value
+        if method == "cuda":
+            return True
+        if method in ("cpu", "numpy", "item", "tolist"):
+            return False
+        if method == "to":
+            device = self._device_argument(node, where)
+            if device is not None:
+                return self.device_may_be_cuda(device, where)
+        return self.may_be_cuda(func.value, where)
+
+    def module_may_be_cuda(self, module: cst.BaseExpression, where: "Where") -> bool:
+        """A module moved with `.cuda()` or `.to(<a device that may be CUDA>)` along its origins."""
+        return self._every_origin("module-cuda", module, where, self._module_origin_moved_to_cuda)
+
+    def _module_origin_moved_to_cuda(self, node: cst.CSTNode, where: "Where") -> bool:
+        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            method = node.func.attr.value
+            if method == "cuda":
+                return True
+            if method == "to":
+                device = self._device_argument(node, where)
+                if device is not None and self.device_may_be_cuda(device, where):
+                    return True
+            if method == "cpu":
+                return False
+            node = node.func.value
+            if isinstance(node, cst.Name):
+                return self.module_may_be_cuda(node, where)
+        return False
+
+    def _device_argument(self, call: cst.Call, where: "Where") -> Optional[cst.BaseExpression]:
+        """The device a `.to(...)` call moves to, if it names one (`.to(torch.float16)` does not)."""
+        device = _keyword(call, "device")
+        if device is not None:
+            return device
+        positional = [arg.value for arg in call.args if arg.keyword is None and not arg.star]
+        if not positional:
+            return None
+        qualified = self.analysis.qualified_name(positional[0], where) or ""
+        if qualified.startswith("torch.") and qualified.rsplit(".", 1)[-1] in DTYPE_NAMES:
+            return None
+        return positional[0]
+
+    def device_may_be_cuda(self, expr: cst.BaseExpression, where: "Where") -> bool:
+        """"cuda", "cuda:1", torch.device("cuda"), `"cuda" if ... else "cpu"`, and names bound to them."""
+        origins = self.values.origins(expr, where)
+        return bool(origins) and any(self._device_origin_may_be_cuda(n, w) for n, w in origins)
+
+    def _device_origin_may_be_cuda(self, node: cst.CSTNode, where: "Where") -> bool:
+        if isinstance(node, cst.Param):  # `def f(device="cuda")`: the default is one device it runs on
+            return node.default is not None and self.device_may_be_cuda(node.default, where)
+        if isinstance(node, cst.SimpleString):
+            return node.evaluated_value.split(":")[0] == "cuda"
+        if isinstance(node, cst.IfExp):
+            return self.device_may_be_cuda(node.body, where) or self.device_may_be_cuda(node.orelse, where)
+        if isinstance(node, cst.Call):
+            qualified = self.analysis.qualified_name(node.func, where)
+            if qualified == "torch.device" and node.args:
+                return self.device_may_be_cuda(node.args[0].value, where)
+            if qualified == "torch.cuda.current_device":
+                return True
+        return False
+
+    # ------------------------------------------------------------------ layout
+    def may_be_non_contiguous(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> bool:
+        """True when every origin is a transposed/permuted/expanded/strided view (or an op
+        that keeps such a layout), with no `.contiguous()` in between."""
+        return self._every_origin("layout", expr, where, self._origin_non_contiguous)
+
+    def _origin_non_contiguous(self, node: cst.CSTNode, where: "Where") -> bool:
+        if isinstance(node, cst.Attribute):
+            return node.attr.value in ("T", "mT", "H", "mH")
+        if isinstance(node, cst.Subscript):
+            return _has_step(node) or self.may_be_non_contiguous(node.value, where) and _is_full_slice(node)
+        if isinstance(node, cst.BinaryOperation):
+            left = self.may_be_non_contiguous(node.left, where)
+            right = self.may_be_non_contiguous(node.right, where)
+            return (left and (right or _is_number(node.right))) or (right and _is_number(node.left))
+        if not isinstance(node, cst.Call):
+            return False
+        func = node.func
+        qualified = self.analysis.qualified_name(func, where)
+        if qualified in LAYOUT_CHANGING_FUNCTIONS:
+            return True
+        if isinstance(func, cst.Attribute) and qualified is None:
+            method = func.attr.value
+            if method in LAYOUT_CHANGING_METHODS:
+                return True
+            if method in LAYOUT_KEEPING_METHODS:
+                return self.may_be_non_contiguous(func.value, where)
+        return False
+
+    # ------------------------------------------------------------------ activations
+    def activation(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> Optional[Activation]:
+        """The activation whose output the value is, when every origin agrees; None otherwise."""
+        origins = self.values.origins(expr, where)
+        if not origins:
+            return None
+        found: List[Activation] = []
+        for node, node_where in origins:
+            key = ("activation", id(node))
+            if key in self._visiting:
+                return None
+            self._visiting.add(key)
+            try:
+                result = self._origin_activation(node, node_where)
+            finally:
+                self._visiting.discard(key)
+            if result is None:
+                return None
+            found.append(result)
+        kinds = {activation.kind for activation in found}
+        return found[0] if len(kinds) == 1 else None
+
+    def _origin_activation(self, node: cst.CSTNode, where: "Where") -> Optional[Activation]:
+        if not isinstance(node, cst.Call):
+            return None
+        func = node.func
+        qualified = self.analysis.qualified_name(func, where)
+        if qualified in ACTIVATION_FUNCTIONS:
+            return Activation(ACTIVATION_FUNCTIONS[qualified], node, where, _argument(node, 0, "input"),
+                              _argument(node, 1, "dim"))
+        if isinstance(func, cst.Attribute) and qualified is None and func.attr.value in ACTIVATION_METHODS:
+            if not self.values.is_module(func.value, where):
+                return Activation(ACTIVATION_METHODS[func.attr.value], node, where, func.value,
+                                  _argument(node, 0, "dim"))
+        module = func.value if isinstance(func, cst.Attribute) and func.attr.value == "forward" else func
+        if self.values.is_module(module, where):
+            return self.module_output_activation(module, where)
+        return None
+
+    def module_output_activation(self, module: cst.BaseExpression, where: "Where") -> Optional[Activation]:
+        """The activation a module applies last: nn.Softmax itself, an nn.Sequential whose last
+        layer is one, or a class of this file whose forward returns one."""
+        origins = self.values.origins(module, where)
+        if not origins:
+            return None
+        results = [self._module_origin_activation(node, node_where) for node, node_where in origins]
+        if any(r is None for r in results) or len({r.kind for r in results}) != 1:  # type: ignore[union-attr]
+            return None
+        return results[0]
+
+    def _module_origin_activation(self, node: cst.CSTNode, where: "Where") -> Optional[Activation]:
+        if not isinstance(node, cst.Call):
+            return None
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in ("to", "cuda", "cpu", "eval", "train"):
+            return self.module_output_activation(func.value, where)
+        qualified = self.analysis.qualified_name(func, where)
+        if qualified in ACTIVATION_MODULES:
+            return Activation(ACTIVATION_MODULES[qualified], node, where, None, _argument(node, 0, "dim"))
+        if qualified == "torch.nn.Sequential":
+            layers = [arg.value for arg in node.args if not arg.star]
+            if not layers:
+                return None
+            last = layers[-1]
+            if isinstance(last, cst.Call):
+                return self._module_origin_activation(last, where)
+            return self.module_output_activation(last, where)
+        for classdef, class_where in self.values.local_classes(func, where):
+            return self._forward_activation(classdef)
+        return None
+
+    def _forward_activation(self, classdef: cst.ClassDef) -> Optional[Activation]:
+        class_scope = self.analysis.index.scopes[id(classdef)]
+        forwards = class_scope.bindings.get("forward", [])
+        if len(forwards) != 1 or forwards[0].kind != "def":
+            return None
+        scope = self.analysis.index.scopes[id(forwards[0].node)]
+        results = []
+        for value, stmt in scope.returns:
+            if value is None:
+                return None
+            results.append(self.activation(value, (scope, stmt)))
+        if not results or any(r is None for r in results) or len({r.kind for r in results}) != 1:  # type: ignore[union-attr]
+            return None
+        return results[0]
+
+
+# ---------------------------------------------------------------------- syntax helpers
+def _argument(call: cst.Call, position: int, name: str) -> Optional[cst.BaseExpression]:
+    index = 0
+    for arg in call.args:
+        if arg.keyword is not None:
+            if arg.keyword.value == name:
+                return arg.value
+        elif not arg.star:
+            if index == position:
+                return arg.value
+            index += 1
+    return None
+
+
+def _keyword(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg.value
+    return None
+
+
+def _keyword_is(call: cst.Call, name: str, literal: str) -> bool:
+    value = _keyword(call, name)
+    return isinstance(value, cst.Name) and value.value == literal
+
+
+def _first_argument_is(call: cst.Call, literal: str) -> bool:
+    return bool(call.args) and isinstance(call.args[0].value, cst.Name) and call.args[0].value.value == literal
+
+
+def _has_step(node: cst.Subscript) -> bool:
+    for element in node.slice:
+        index = element.slice
+        if isinstance(index, cst.Slice) and index.step is not None:
+            if not (isinstance(index.step, cst.Integer) and index.step.value == "1"):
+                return True
+    return False
+
+
+def _is_full_slice(node: cst.Subscript) -> bool:
+    return all(isinstance(e.slice, cst.Slice) and e.slice.lower is None and e.slice.upper is None
+               and e.slice.step is None for e in node.slice)
+
+
+def _is_number(node: cst.CSTNode) -> bool:
+    return isinstance(node, (cst.Integer, cst.Float))

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.rule import SAFE, Edit, Fix, Rule, register
+
+
+@register
+class NumpyWithoutDetachOrCpu(Rule):
+    """
+    ## What it does
+    Finds `.numpy()` on a tensor that may still carry gradients (a model or loss output, a
+    parameter, a tensor made with `requires_grad=True`, or arithmetic on those, outside
+    `torch.no_grad()`) or that may live on a CUDA device (moved with `.cuda()` / `.to(device)`,
+    created with `device="cuda"`, or computed by a model moved to CUDA), with no `.detach()` /
+    `.cpu()` in between. Values are followed through assignments.
+
+    ## Why is this bad?
+    NumPy arrays share memory with CPU tensors and know nothing about autograd or GPUs, so
+    `.numpy()` refuses both cases at run time:
+    `RuntimeError: Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.`
+    and `TypeError: can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy the
+    tensor to host memory first.` The CUDA error only appears on a GPU machine, so code written
+    and tested on a laptop breaks in the training job.
+
+    ## Example
+    ```python
+    logits = model(images)
+    scores = logits.numpy()
+    ```
+
+    ## Use instead
+    ```python
+    scores = logits.detach().cpu().numpy()
+    ```
+
+    ## Fix safety
+    Safe: the fix inserts only what is missing (`.detach()`, `.cpu()` or both) before `.numpy()`.
+    `.detach()` shares storage and `.cpu()` is a no-op for CPU tensors, so the values are the same
+    and the conversion can no longer fail. Values of unknown origin (DataLoader batches, function
+    parameters) and values computed under `torch.no_grad()` on the CPU are not reported.
+
+    ## Source
+    Note 001, "tensor与numpy转换" and note 003 on `numpy()`: both say a CUDA tensor needs `.cpu()` and
+    a tensor that requires grad needs `.detach()` first, which is right; the order
+    `.detach().cpu()` avoids copying the autograd graph's view to the host.
+    """
+
+    code = "TL201"
+    name = "numpy-without-detach-or-cpu"
+    summary = "`.numpy()` on a tensor that may require grad or live on CUDA; call `.detach().cpu()` first"
+    fix_safety = SAFE
+    triggers = (".numpy(",)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "numpy" and not node.args):
+            return
+        if self.analysis.qualified_name(func) is not None:  # numpy.numpy? a module function, not Tensor.numpy
+            return
+        tensor = func.value
+        facts = self.analysis.tensors
+        needs_detach = facts.requires_grad(tensor)
+        needs_cpu = facts.may_be_cuda(tensor)
+        if not (needs_detach or needs_cpu):
+            return
+        missing = [name for name, needed in (("detach", needs_detach), ("cpu", needs_cpu)) if needed]
+        receiver = tensor
+        for method in missing:
+            receiver = cst.Call(func=cst.Attribute(value=receiver, attr=cst.Name(method)))
+        inserted = "".join(f".{m}()" for m in missing)
+        why = " and ".join(
+            reason for reason, needed in (("may require grad", needs_detach), ("may be on a CUDA device", needs_cpu))
+            if needed
+        )
+        self.report(
+            node,
+            f"`.numpy()` on a tensor that {why} raises at run time; call `{inserted}` before `.numpy()`",
+            Fix(SAFE, f"Insert `{inserted}`", (Edit(func, func.with_changes(value=receiver)),)),
+        )
