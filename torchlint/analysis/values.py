@@ -191,6 +191,12 @@ class ValueFacts:
         return classes
 
     def _origin_module_classes(self, node: cst.CSTNode, where: "Where") -> Optional[List[object]]:
+        if isinstance(node, cst.Param) and node.annotation is not None:
+            annotation = node.annotation.annotation
+            if not self._is_module_class_expr(annotation, where):
+                return None
+            local = [classdef for classdef, _ in self.local_classes(annotation, where)]
+            return local or [self.analysis.qualified_name(annotation, where)]
         if not isinstance(node, cst.Call):
             return None
         func = node.func
