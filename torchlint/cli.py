@@ -13,13 +13,15 @@ from typing import List, Optional, Sequence
 
 from torchlint import __version__
 from torchlint.config import ConfigError, build_settings, discover_config, load_file_config
-from torchlint.report import json_format, rule_url, text
+from torchlint.baseline import load_baseline, write_baseline
+from torchlint.report import github, json_format, rule_url, sarif, text
 from torchlint.rule import all_rules, rule_by_code_or_name
 from torchlint.runner import FIX_DIFF, FIX_OFF, FIX_WRITE, process_file
 from torchlint.sources import iter_python_files
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 _SUBCOMMANDS = ("check", "rules", "explain")
+_MACHINE_FORMATS = {"json": json_format.render, "sarif": sarif.render, "github": github.render}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,11 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--ignore", type=_comma_list, default=[], help="rules to disable")
     check.add_argument("--extend-select", type=_comma_list, default=[], help="rules to enable on top")
     check.add_argument("--extend-exclude", type=_comma_list, default=[], help="more paths or globs to skip")
-    check.add_argument("--output-format", choices=("text", "json"), default="text")
+    check.add_argument("--output-format", choices=("text", "json", "sarif", "github"), default="text")
     check.add_argument("--statistics", action="store_true", help="count findings per rule")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
     check.add_argument("--config", help="pyproject.toml to read instead of searching for one")
     check.add_argument("--no-source", action="store_true", help="text format: do not show source lines")
+    check.add_argument("--write-baseline", metavar="FILE", help="record the current findings in FILE and exit 0")
+    check.add_argument("--baseline", metavar="FILE", help="report only findings that FILE does not record")
 
     rules = commands.add_parser("rules", help="list the rules")
     rules.add_argument("--output-format", choices=("text", "json"), default="text")
@@ -77,6 +81,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("torchlint: interrupted", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # `torchlint check | head`: the reader left; stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FINDINGS
     except Exception as error:  # never a traceback for the user; say what broke in one line
         print(f"torchlint: internal error: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -91,6 +98,7 @@ def _check(args: argparse.Namespace) -> int:
         if not os.path.lexists(path):
             raise ConfigError(f"no such file or directory: {path}")
     fix_mode = FIX_DIFF if args.diff else (FIX_WRITE if args.fix else FIX_OFF)
+    baseline = load_baseline(args.baseline) if args.baseline else None
 
     results, fixed, diffs, had_internal_error = [], 0, [], False
     for path in iter_python_files(args.paths, settings.excludes):
@@ -103,17 +111,30 @@ def _check(args: argparse.Namespace) -> int:
         if outcome.diff:
             diffs.append(outcome.diff)
 
+    if args.write_baseline:
+        count = write_baseline(args.write_baseline, results)
+        print(f"Wrote {count} finding{'s' if count != 1 else ''} to the baseline {args.write_baseline}.")
+        return EXIT_ERROR if had_internal_error else EXIT_CLEAN
+    if baseline is not None:
+        results = baseline.apply(results)
+
     out = sys.stdout
     if fix_mode == FIX_DIFF:
         out.write("".join(diffs))
         print(f"{len(diffs)} file{'s' if len(diffs) != 1 else ''} would be changed ({fixed} fixes).", file=sys.stderr)
-    elif args.output_format == "json":
-        json_format.render(results, out)
+    elif args.output_format in _MACHINE_FORMATS:
+        _MACHINE_FORMATS[args.output_format](results, out)
     elif args.statistics:
         text.statistics(results, out)
     else:
         text.render(results, out, args.unsafe_fixes, show_source=not args.no_source)
         out.write(text.summary(results, args.unsafe_fixes, fixed) + "\n")
+        if baseline is not None and (baseline.hidden or baseline.stale):
+            out.write(f"Baseline: {baseline.hidden} known finding{'s' if baseline.hidden != 1 else ''} hidden")
+            if baseline.stale:
+                out.write(f"; {baseline.stale} baseline entr{'ies' if baseline.stale != 1 else 'y'} no longer "
+                          "match (fixed or changed): refresh with --write-baseline")
+            out.write(".\n")
 
     if had_internal_error:
         return EXIT_ERROR

@@ -59,7 +59,7 @@ class Rule:
     summary: ClassVar[str] = ""
     fix_safety: ClassVar[str] = NO_FIX
     triggers: ClassVar[Tuple[str, ...]] = ()
-    source: ClassVar[str] = ""  # which of the user's notes the rule comes from
+    level: ClassVar[str] = "warning"  # SARIF level: error, warning or note
     visits: ClassVar[bool] = True  # False for engine-level rules (TL001) that have no visitor
 
     def __init__(self, analysis: "ModuleAnalysis") -> None:

@@ -26,4 +26,5 @@ class SyntaxErrorRule(Rule):
     name = "syntax-error"
     summary = "the file cannot be parsed, so it is not checked"
     fix_safety = NO_FIX
+    level = "error"
     visits = False

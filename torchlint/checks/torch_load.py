@@ -108,6 +108,7 @@ class TorchLoadWithoutWeightsOnly(_LoadTracker):
     name = "torch-load-without-weights-only"
     summary = "`torch.load` without `weights_only=True` can run arbitrary code from the file"
     fix_safety = SOMETIMES
+    level = "error"
 
     def finish(self) -> None:
         used = self.loads_used_as_module()

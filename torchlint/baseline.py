@@ -1,0 +1,80 @@
+"""Baselines: record today's findings, then fail only on new ones.
+
+This is how a team turns torchlint on in a large existing codebase: `--write-baseline` once,
+commit the file, and CI runs with `--baseline` so only findings introduced after that fail.
+Findings are matched by fingerprint (code + normalised source line + occurrence), not by line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Dict, List, Set
+
+from torchlint import __version__
+from torchlint.config import ConfigError
+from torchlint.fingerprint import fingerprints
+from torchlint.report import FileFindings
+
+FORMAT_VERSION = 1
+
+
+def _key(path: str) -> str:
+    return os.path.relpath(path).replace(os.sep, "/")
+
+
+def write_baseline(path: str, results: List[FileFindings]) -> int:
+    entries: Dict[str, List[dict]] = {}
+    for result in results:
+        if not result.findings:
+            continue
+        prints = fingerprints(result.findings, result.lines)
+        entries[_key(result.path)] = [
+            {"code": f.code, "fingerprint": fp, "line": f.line, "message": f.message}
+            for f, fp in zip(result.findings, prints)
+        ]
+    document = {"torchlint_baseline": FORMAT_VERSION, "torchlint_version": __version__, "files": entries}
+    temporary = path + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2, ensure_ascii=False, sort_keys=True)
+        handle.write("\n")
+    os.replace(temporary, path)
+    return sum(len(v) for v in entries.values())
+
+
+@dataclass
+class BaselineFilter:
+    known: Dict[str, Set[str]]
+    stale: int = 0  # baseline entries of checked files that no longer match any finding
+    hidden: int = 0  # findings hidden because the baseline knows them
+
+    def apply(self, results: List[FileFindings]) -> List[FileFindings]:
+        kept = []
+        for result in results:
+            known = self.known.get(_key(result.path), set())
+            prints = fingerprints(result.findings, result.lines) if result.findings else []
+            matched = {fp for fp in prints if fp in known}
+            self.stale += len(known - matched)
+            self.hidden += len(matched)
+            new = [f for f, fp in zip(result.findings, prints) if fp not in known]
+            kept.append(FileFindings(result.path, result.lines, new))
+        return kept
+
+
+def load_baseline(path: str) -> BaselineFilter:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except OSError as error:
+        raise ConfigError(f"--baseline: cannot read {path}: {error.strerror or error}") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"--baseline: {path} is not valid JSON: {error}") from None
+    if not isinstance(document, dict) or document.get("torchlint_baseline") != FORMAT_VERSION:
+        raise ConfigError(f"--baseline: {path} is not a torchlint baseline (write one with --write-baseline)")
+    files = document.get("files", {})
+    try:
+        known = {name: {entry["fingerprint"] for entry in entries} for name, entries in files.items()}
+    except (TypeError, KeyError, AttributeError):
+        raise ConfigError(f"--baseline: {path} is malformed") from None
+    return BaselineFilter(known)

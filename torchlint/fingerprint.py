@@ -1,0 +1,31 @@
+"""Stable identities for findings: what a baseline and SARIF's partialFingerprints match on.
+
+A finding is identified by its code, its source line with whitespace normalised, and how many
+earlier findings in the same file share both. Line numbers are left out on purpose, so adding
+or removing lines above a finding does not make it new."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from typing import List, Sequence
+
+from torchlint.rule import Finding
+
+
+def normalized_line(lines: Sequence[str], number: int) -> str:
+    text = lines[number - 1] if 0 < number <= len(lines) else ""
+    return " ".join(text.split())
+
+
+def fingerprints(findings: List[Finding], lines: Sequence[str]) -> List[str]:
+    """One fingerprint per finding, in order (findings must be sorted by position)."""
+    seen: Counter = Counter()
+    result = []
+    for finding in findings:
+        key = (finding.code, normalized_line(lines, finding.line))
+        occurrence = seen[key]
+        seen[key] += 1
+        digest = hashlib.sha256(f"{key[0]}\0{key[1]}\0{occurrence}".encode("utf-8")).hexdigest()
+        result.append(digest[:20])
+    return result

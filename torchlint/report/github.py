@@ -1,0 +1,31 @@
+"""GitHub Actions workflow commands: one annotation per finding, shown on the pull request."""
+
+from __future__ import annotations
+
+from typing import List, TextIO
+
+from torchlint.report import FileFindings
+from torchlint.rule import all_rules
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render(results: List[FileFindings], out: TextIO) -> None:
+    names = {rule.code: rule.name for rule in all_rules()}
+    for result in results:
+        for f in result.findings:
+            properties = ",".join([
+                f"file={_escape_property(result.path)}",
+                f"line={f.line}",
+                f"col={f.column}",
+                f"endLine={max(f.end_line, f.line)}",
+                f"endColumn={f.end_column}",
+                f"title={_escape_property(f'{f.code} ({names.get(f.code, f.code)})')}",
+            ])
+            out.write(f"::error {properties}::{_escape_data(f'{f.code} {f.message}')}\n")
