@@ -62,10 +62,12 @@ def triggered_rules(text: str, rules: Sequence[Type[Rule]]) -> List[Type[Rule]]:
     return [r for r in rules if r.visits and (not r.triggers or any(t in text for t in r.triggers))]
 
 
-def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Module] = None) -> LintResult:
+def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Module] = None,
+              apply_noqa: bool = True) -> LintResult:
     """Findings of `rules` in `text`, located, noqa applied, sorted by position.
 
-    `module` is the already parsed `text`, when the caller has it (the fix loop does)."""
+    `module` is the already parsed `text`, when the caller has it (the fix loop does).
+    `apply_noqa=False` leaves `# noqa` to the caller (flake8 handles it itself)."""
     active = triggered_rules(text, rules)
     if not active:
         return LintResult([])
@@ -88,7 +90,7 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
         return LintResult([], module)
     _locate(module, findings)
     lines = text.splitlines()
-    kept = [f for f in findings if not _suppressed(f, lines)]
+    kept = [f for f in findings if not (apply_noqa and _suppressed(f, lines))]
     kept.sort(key=lambda f: (f.line, f.column, f.code))
     return LintResult(_dedupe(kept), module, len(findings) - len(kept))
 
