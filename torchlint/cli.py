@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--ignore", type=_comma_list, default=[], help="rules to disable")
     check.add_argument("--extend-select", type=_comma_list, default=[], help="rules to enable on top")
     check.add_argument("--extend-exclude", type=_comma_list, default=[], help="more paths or globs to skip")
+    check.add_argument("--force-exclude", action="store_true",
+                       help="apply exclusions to files named on the command line too (for pre-commit)")
     check.add_argument("--output-format", choices=("text", "json", "sarif", "github"), default="text")
     check.add_argument("--statistics", action="store_true", help="count findings per rule")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
@@ -101,7 +103,7 @@ def _check(args: argparse.Namespace) -> int:
     baseline = load_baseline(args.baseline) if args.baseline else None
 
     results, fixed, diffs, had_internal_error = [], 0, [], False
-    for path in iter_python_files(args.paths, settings.excludes):
+    for path in iter_python_files(args.paths, settings.excludes, args.force_exclude):
         outcome = process_file(path, settings, fix_mode, args.unsafe_fixes)
         for message in outcome.messages:
             print(f"torchlint: {message}", file=sys.stderr)

@@ -70,23 +70,27 @@ def write_source(source: SourceFile, new_text: str) -> None:
 
 
 def is_excluded(path: str, patterns: Sequence[str], root: str = "") -> bool:
-    """Excluded when a pattern matches the whole path, or the name of the file or of a folder
-    below `root` (the folder the user asked to check: its own ancestors never count)."""
-    normalized = os.path.normpath(path).replace(os.sep, "/")
+    """Excluded when a pattern matches the name of the file or of a folder below `root` (the
+    folder the user asked to check: its own ancestors never count), or, for a pattern with a
+    slash such as `tests/golden`, the path below `root` or one of its leading folders."""
     relative = os.path.relpath(path, root) if root else path
     parts = [p for p in os.path.normpath(relative).replace(os.sep, "/").split("/") if p not in ("", ".", "..")]
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
     for pattern in patterns:
-        pattern = pattern.rstrip("/")
-        if fnmatch.fnmatch(normalized, pattern) or any(fnmatch.fnmatch(part, pattern) for part in parts):
+        pattern = pattern.strip("/")
+        candidates = prefixes if "/" in pattern else parts
+        if any(fnmatch.fnmatch(candidate, pattern) for candidate in candidates):
             return True
     return False
 
 
-def iter_python_files(paths: Iterable[str], excludes: Sequence[str]) -> Iterator[str]:
-    """Python files under `paths`, sorted within each folder. Explicit files are always checked."""
+def iter_python_files(paths: Iterable[str], excludes: Sequence[str], force_exclude: bool = False) -> Iterator[str]:
+    """Python files under `paths`, sorted within each folder. Files named explicitly are checked
+    even when excluded, unless `force_exclude` (pre-commit names every changed file)."""
     for root in paths:
         if not os.path.isdir(root):
-            yield root
+            if not (force_exclude and is_excluded(root, excludes, os.getcwd())):
+                yield root
             continue
         for folder, dirs, files in os.walk(root):
             dirs[:] = sorted(d for d in dirs if not is_excluded(os.path.join(folder, d), excludes, root))
