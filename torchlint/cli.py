@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--statistics", action="store_true", help="count findings per rule")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
     check.add_argument("--config", help="pyproject.toml to read instead of searching for one")
+    check.add_argument("--target-torch", metavar="VERSION",
+                       help="oldest torch the code runs on (default: the project's torch requirement)")
     check.add_argument("--no-source", action="store_true", help="text format: do not show source lines")
     check.add_argument("--write-baseline", metavar="FILE", help="record the current findings in FILE and exit 0")
     check.add_argument("--baseline", metavar="FILE", help="report only findings that FILE does not record")
@@ -94,7 +96,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _check(args: argparse.Namespace) -> int:
     file_config = load_file_config(args.config) if args.config else discover_config(os.getcwd())
     settings = build_settings(
-        file_config, args.select, args.ignore, args.extend_select, args.extend_exclude
+        file_config, args.select, args.ignore, args.extend_select, args.extend_exclude, args.target_torch
     )
     for path in args.paths:
         if not os.path.lexists(path):

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Type
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple, Type
 
-from torchlint.rule import Rule, all_rules
+from torchlint.rule import LintOptions, Rule, all_rules
 from torchlint.sources import DEFAULT_EXCLUDES
 
 if sys.version_info >= (3, 11):
@@ -21,7 +22,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 _LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude")
-KNOWN_KEYS = frozenset(_LIST_KEYS + ("per-file-ignores",))
+KNOWN_KEYS = frozenset(_LIST_KEYS + ("per-file-ignores", "target-torch"))
+OLDEST_SUPPORTED_TORCH = (1, 0)
 
 
 class ConfigError(Exception):
@@ -35,6 +37,7 @@ class FileConfig:
     path: Optional[str] = None
     root: str = "."
     values: Dict[str, Any] = field(default_factory=dict)
+    project_torch: Optional[str] = None  # lower bound of the project's own torch requirement
 
 
 def _read_toml(path: str) -> Dict[str, Any]:
@@ -50,22 +53,56 @@ def _read_toml(path: str) -> Dict[str, Any]:
 def discover_config(start: str) -> FileConfig:
     """The nearest pyproject.toml with a [tool.torchlint] table, searching upward from `start`."""
     folder = os.path.abspath(start)
+    nearest_torch: Optional[str] = None
+    seen_project = False
     while True:
         candidate = os.path.join(folder, "pyproject.toml")
         if os.path.isfile(candidate):
             data = _read_toml(candidate)
+            if not seen_project and "project" in data:
+                seen_project, nearest_torch = True, torch_lower_bound(data)
             if "torchlint" in data.get("tool", {}):
-                return _validated(candidate, data)
+                config = _validated(candidate, data)
+                config.project_torch = torch_lower_bound(data) if "project" in data else nearest_torch
+                return config
         parent = os.path.dirname(folder)
         if parent == folder:
-            return FileConfig()
+            return FileConfig(project_torch=nearest_torch)
         folder = parent
 
 
 def load_file_config(path: str) -> FileConfig:
     if not os.path.isfile(path):
         raise ConfigError(f"--config: no such file: {path}")
-    return _validated(path, _read_toml(path))
+    data = _read_toml(path)
+    config = _validated(path, data)
+    config.project_torch = torch_lower_bound(data)
+    return config
+
+
+_TORCH_REQUIREMENT = re.compile(r"^\s*torch(?![\w.-])\s*(\[[^\]]*\])?\s*(?P<specs>[^;]*)", re.IGNORECASE)
+_LOWER_BOUND = re.compile(r"(>=|==|~=)\s*(?P<version>\d+(\.\d+)*)")
+
+
+def torch_lower_bound(pyproject: Dict[str, Any]) -> Optional[str]:
+    """"torch>=2.6,<3" in [project].dependencies -> "2.6" (the oldest torch the project allows)."""
+    dependencies = pyproject.get("project", {}).get("dependencies", [])
+    for requirement in dependencies if isinstance(dependencies, list) else []:
+        match = _TORCH_REQUIREMENT.match(str(requirement))
+        if match is None:
+            continue
+        bounds = _LOWER_BOUND.findall(match.group("specs"))
+        if bounds:
+            return max((version for _, version, _ in bounds), key=parse_version)
+    return None
+
+
+def parse_version(text: str) -> Tuple[int, ...]:
+    """"2.6" -> (2, 6); raises ValueError for anything that is not dotted numbers."""
+    parts = tuple(int(part) for part in text.strip().split("."))
+    if not parts or len(parts) > 3:
+        raise ValueError(text)
+    return parts
 
 
 def _validated(path: str, data: Dict[str, Any]) -> FileConfig:
@@ -83,7 +120,18 @@ def _validated(path: str, data: Dict[str, Any]) -> FileConfig:
                 raise ConfigError(f"{path}: 'per-file-ignores' must be a table of glob = [codes]")
             for pattern, codes in value.items():
                 _check_string_list(path, f"per-file-ignores.{pattern}", codes)
+        elif key == "target-torch":
+            _check_version(f"{path}: 'target-torch'", value)
     return FileConfig(path, os.path.dirname(os.path.abspath(path)), table)
+
+
+def _check_version(where: str, value: Any) -> Tuple[int, ...]:
+    try:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return parse_version(value)
+    except ValueError:
+        raise ConfigError(f"{where} must be a version string like \"2.6\", got {value!r}") from None
 
 
 def _check_string_list(path: str, key: str, value: Any) -> None:
@@ -126,9 +174,13 @@ class Settings:
     excludes: List[str]
     per_file_ignores: Dict[str, FrozenSet[str]]
     root: str
+    target_torch: Tuple[int, ...] = OLDEST_SUPPORTED_TORCH
 
     def rules(self) -> List[Type[Rule]]:
-        return [r for r in all_rules() if r.code in self.enabled]
+        return [r for r in all_rules() if r.code in self.enabled and r.applies_to(self.target_torch)]
+
+    def options(self) -> LintOptions:
+        return LintOptions(target_torch=self.target_torch)
 
     def rules_for(self, path: str) -> List[Type[Rule]]:
         ignored = self.ignored_for(path)
@@ -153,6 +205,7 @@ def build_settings(
     ignore: Sequence[str] = (),
     extend_select: Sequence[str] = (),
     extend_exclude: Sequence[str] = (),
+    target_torch: Optional[str] = None,
 ) -> Settings:
     """Configuration first, then the command line on top: a command-line --select starts afresh."""
     values = file_config.values
@@ -173,4 +226,12 @@ def build_settings(
     }
     excludes = list(values.get("exclude", DEFAULT_EXCLUDES)) + list(values.get("extend-exclude", []))
     excludes += list(extend_exclude)
-    return Settings(frozenset(enabled), excludes, per_file, file_config.root)
+    if target_torch is not None:
+        target = _check_version("--target-torch", target_torch)
+    elif "target-torch" in values:
+        target = parse_version(values["target-torch"])
+    elif file_config.project_torch:
+        target = parse_version(file_config.project_torch)
+    else:
+        target = OLDEST_SUPPORTED_TORCH
+    return Settings(frozenset(enabled), excludes, per_file, file_config.root, target)

@@ -15,7 +15,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from torchlint.analysis import ModuleAnalysis
 from torchlint.noqa import is_suppressed
-from torchlint.rule import SAFE, Edit, Finding, Fix, Rule
+from torchlint.rule import SAFE, Edit, Finding, Fix, LintOptions, Rule
 
 SYNTAX_ERROR_CODE = "TL001"
 MAX_FIX_ROUNDS = 10
@@ -63,7 +63,7 @@ def triggered_rules(text: str, rules: Sequence[Type[Rule]]) -> List[Type[Rule]]:
 
 
 def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Module] = None,
-              apply_noqa: bool = True) -> LintResult:
+              apply_noqa: bool = True, options: Optional[LintOptions] = None) -> LintResult:
     """Findings of `rules` in `text`, located, noqa applied, sorted by position.
 
     `module` is the already parsed `text`, when the caller has it (the fix loop does).
@@ -79,7 +79,7 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
                 return LintResult([syntax_error_finding(error)])
             return LintResult([])
     analysis = ModuleAnalysis(module)
-    instances = [rule(analysis) for rule in active]
+    instances = [rule(analysis, options) for rule in active]
     visit, leave = _handler_tables(analysis, instances)
     module.visit(_Dispatcher(visit, leave))
     findings: List[Finding] = []
@@ -175,12 +175,13 @@ def applicable(fix: Optional[Fix], unsafe: bool) -> bool:
     return fix is not None and (fix.applicability == SAFE or unsafe)
 
 
-def fix_text(text: str, rules: Sequence[Type[Rule]], unsafe: bool = False) -> FixResult:
+def fix_text(text: str, rules: Sequence[Type[Rule]], unsafe: bool = False,
+             options: Optional[LintOptions] = None) -> FixResult:
     """Apply every applicable fix, re-lint, repeat until nothing changes (bounded)."""
     fixed = 0
     failed: List[str] = []
     skip: Set[Tuple[str, str]] = set()  # (code, source line) of fixes whose output did not parse
-    result = lint_text(text, rules)
+    result = lint_text(text, rules, options=options)
     for _ in range(MAX_FIX_ROUNDS):
         lines = text.splitlines()
         candidates = [
@@ -194,7 +195,7 @@ def fix_text(text: str, rules: Sequence[Type[Rule]], unsafe: bool = False) -> Fi
             break
         fixed += applied
         text = new_text
-        result = lint_text(text, rules, new_module)
+        result = lint_text(text, rules, new_module, options=options)
     return FixResult(text, result.findings, fixed, failed)
 
 

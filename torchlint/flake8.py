@@ -20,7 +20,8 @@ _SETTINGS: Optional[Settings] = None
 
 
 def _settings() -> Settings:
-    """[tool.torchlint] for the directory flake8 runs in, read once per process."""
+    """[tool.torchlint] for the directory flake8 runs in, read once per process (selection
+    aside: flake8's --select/--ignore decide which TL codes show)."""
     global _SETTINGS
     if _SETTINGS is None:
         try:
@@ -40,7 +41,10 @@ class TorchlintChecker:
 
     def run(self) -> Iterator[Tuple[int, int, str, type]]:
         # Every rule (flake8 selects), minus per-file-ignores; flake8 reports syntax errors itself (E999).
-        ignored = _settings().ignored_for(self.filename)
-        rules = [r for r in all_rules() if r.code != SYNTAX_ERROR_CODE and r.code not in ignored]
-        for finding in lint_text("".join(self.lines), rules, apply_noqa=False).findings:
+        settings = _settings()
+        ignored = settings.ignored_for(self.filename)
+        rules = [r for r in all_rules() if r.code != SYNTAX_ERROR_CODE and r.code not in ignored
+                 and r.applies_to(settings.target_torch)]
+        found = lint_text("".join(self.lines), rules, apply_noqa=False, options=settings.options()).findings
+        for finding in found:
             yield finding.line, finding.column - 1, f"{finding.code} {finding.message}", type(self)

@@ -51,6 +51,13 @@ class Finding:
     fix_edits_positions: List[Tuple[int, int, int, int, str]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class LintOptions:
+    """Settings that change what rules report, beyond which rules run."""
+
+    target_torch: Tuple[int, ...] = (1, 0)  # the oldest torch the checked code must run on
+
+
 class Rule:
     """Base class of every rule. Subclasses set the metadata and define visitor methods."""
 
@@ -61,10 +68,19 @@ class Rule:
     triggers: ClassVar[Tuple[str, ...]] = ()
     level: ClassVar[str] = "warning"  # SARIF level: error, warning or note
     visits: ClassVar[bool] = True  # False for engine-level rules (TL001) that have no visitor
+    # Torch versions the pitfall exists in: [first, last_exclusive); None means unbounded.
+    torch_versions: ClassVar[Tuple[Optional[Tuple[int, ...]], Optional[Tuple[int, ...]]]] = (None, None)
 
-    def __init__(self, analysis: "ModuleAnalysis") -> None:
+    def __init__(self, analysis: "ModuleAnalysis", options: Optional[LintOptions] = None) -> None:
         self.analysis = analysis
+        self.options = options or LintOptions()
         self.findings: List[Finding] = []
+
+    @classmethod
+    def applies_to(cls, target_torch: Tuple[int, ...]) -> bool:
+        """False when every torch the code may run on (target and newer) is past the pitfall."""
+        first, last = cls.torch_versions
+        return last is None or target_torch < last
 
     def report(self, node: cst.CSTNode, message: Optional[str] = None, fix: Optional[Fix] = None) -> None:
         self.findings.append(Finding(self.code, message or self.summary, node, fix))

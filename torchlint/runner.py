@@ -32,9 +32,9 @@ def process_file(path: str, settings: Settings, fix_mode: str = FIX_OFF, unsafe:
         return FileOutcome(FileFindings(path, [], findings))
     try:
         if fix_mode == FIX_OFF:
-            findings = lint_text(source.text, rules).findings
+            findings = lint_text(source.text, rules, options=settings.options()).findings
             return FileOutcome(FileFindings(path, source.text.splitlines(), findings))
-        result = fix_text(source.text, rules, unsafe)
+        result = fix_text(source.text, rules, unsafe, settings.options())
     except Exception as error:  # a bug in torchlint must not stop the run or touch the file
         message = f"{path}: internal error, file skipped: {type(error).__name__}: {error}"
         return FileOutcome(FileFindings(path, [], []), messages=[message], internal_error=True)

@@ -18,11 +18,14 @@ from torchlint.checks._syntax import argument, has_star_args, with_keyword
 from torchlint.rule import NO_FIX, SAFE, SOMETIMES, UNSAFE, Fix, Rule, register, Edit
 
 
+WEIGHTS_ONLY_DEFAULT = (2, 6)  # the release that made weights_only=True the default
+
+
 class _LoadTracker(Rule):
     triggers = ("load",)
 
-    def __init__(self, analysis) -> None:
-        super().__init__(analysis)
+    def __init__(self, analysis, options=None) -> None:
+        super().__init__(analysis, options)
         self.loads: List[cst.Call] = []
         self._module_uses: List[Tuple[cst.BaseExpression, Where, str]] = []
 
@@ -92,6 +95,12 @@ class TorchLoadWithoutWeightsOnly(_LoadTracker):
     ckpt = torch.load("ckpt.pt", weights_only=True)
     ```
 
+    ## Torch versions
+    When the project targets torch 2.6 or newer (`target-torch = "2.6"` in `[tool.torchlint]`,
+    `--target-torch 2.6`, or a `torch>=2.6` requirement in the project's `pyproject.toml`), a
+    missing `weights_only` is not reported: the default is already `True`. An explicit
+    `weights_only=False` is always reported.
+
     ## Fix safety
     Safe when the argument is missing and no `pickle_module` is passed: it adds
     `weights_only=True`, which is what PyTorch 2.6 and later already do. Unsafe when it replaces an
@@ -120,7 +129,7 @@ class TorchLoadWithoutWeightsOnly(_LoadTracker):
         weights_only = argument(call, None, "weights_only")
         pickle_module = argument(call, 2, "pickle_module")
         if weights_only is None:
-            if has_star_args(call):
+            if has_star_args(call) or self.options.target_torch >= WEIGHTS_ONLY_DEFAULT:
                 return
             fix = None if pickle_module else Fix(
                 SAFE, "Add `weights_only=True`", (Edit(call, with_keyword(call, "weights_only", cst.Name("True"))),)
