@@ -20,7 +20,7 @@ from torchlint.runner import FIX_DIFF, FIX_OFF, FIX_WRITE, process_file
 from torchlint.sources import iter_python_files
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-_SUBCOMMANDS = ("check", "rules", "explain")
+_SUBCOMMANDS = ("check", "rules", "explain", "server")
 _MACHINE_FORMATS = {"json": json_format.render, "sarif": sarif.render, "github": github.render}
 
 
@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser("explain", help="explain a rule")
     explain.add_argument("rule", help="a code (TL501) or name (whole-model-save)")
+
+    commands.add_parser("server", help="run the language server on stdio (needs the 'lsp' extra)")
     return parser
 
 
@@ -78,6 +80,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _rules(args.output_format)
         if args.command == "explain":
             return _explain(args.rule)
+        if args.command == "server":
+            return _server()
         return _check(args)
     except ConfigError as error:
         print(f"torchlint: error: {error}", file=sys.stderr)
@@ -157,6 +161,17 @@ def _rules(output_format: str) -> int:
     print(f"{'code':<6} {'name':<{width}}  {'fix':<9} summary")
     for r in rules:
         print(f"{r.code:<6} {r.name:<{width}}  {r.fix_safety:<9} {r.summary}")
+    return EXIT_CLEAN
+
+
+def _server() -> int:
+    try:
+        import pygls  # noqa: F401
+    except ImportError:
+        raise ConfigError("the language server needs the 'lsp' extra: pip install 'torchlint[lsp]'") from None
+    from torchlint.server import serve
+
+    serve()
     return EXIT_CLEAN
 
 

@@ -204,11 +204,11 @@ def _apply_parsing(module, candidates, lines, skip, failed):
 
     Returns (fixes applied, new text, its parsed module): the parse that checks the result is the
     one the next round lints, so each round parses once."""
-    attempt = _apply(module, candidates)
+    attempt = apply_findings(module, candidates)
     if attempt is not None:
         return (len(candidates),) + attempt
     for finding in candidates:
-        alone = _apply(module, [finding])
+        alone = apply_findings(module, [finding])
         if alone is not None:
             return (1,) + alone
         skip.add((finding.code, _line(lines, finding.line)))
@@ -216,7 +216,8 @@ def _apply_parsing(module, candidates, lines, skip, failed):
     return 0, module.code, module
 
 
-def _apply(module: cst.Module, findings: Sequence[Finding]) -> Optional[Tuple[str, cst.Module]]:
+def apply_findings(module: cst.Module, findings: Sequence[Finding]) -> Optional[Tuple[str, cst.Module]]:
+    """The code with these findings' fixes applied and its parse, or None when it does not parse."""
     edits = [edit for f in findings for edit in f.fix.edits]  # type: ignore[union-attr]
     code = module.visit(_Replacer(edits)).code
     try:

@@ -1,0 +1,80 @@
+"""The language server, driven over stdio by a real LSP client (pytest-lsp)."""
+
+import sys
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+BAD = "import torch\n\n\ndef load(p):\n    return torch.load(p)\n"
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "torchlint", "server"]))
+async def client(lsp_client: LanguageClient, tmp_path):
+    await lsp_client.initialize_session(types.InitializeParams(
+        capabilities=client_capabilities("visual-studio-code"), root_uri=tmp_path.as_uri()))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def open_document(client, path, text):
+    path.write_text(text)
+    uri = path.as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    return uri
+
+
+def apply(text, edit):
+    lines = text.splitlines(keepends=True)
+    def offset(position):
+        return sum(len(line) for line in lines[: position.line]) + position.character
+    start, end = offset(edit.range.start), offset(edit.range.end)
+    return text[:start] + edit.new_text + text[end:]
+
+
+async def test_diagnostics_on_open(client: LanguageClient, tmp_path):
+    uri = await open_document(client, tmp_path / "bad.py", BAD)
+    (diagnostic,) = client.diagnostics[uri]
+    assert diagnostic.code == "TL502" and diagnostic.source == "torchlint"
+    assert (diagnostic.range.start.line, diagnostic.range.start.character) == (4, 11)
+    assert diagnostic.code_description.href.endswith("/rules/TL502.md")
+
+
+async def test_diagnostics_follow_changes(client: LanguageClient, tmp_path):
+    uri = await open_document(client, tmp_path / "bad.py", BAD)
+    fixed = BAD.replace("torch.load(p)", "torch.load(p, weights_only=True)")
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=fixed)]))
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert list(client.diagnostics[uri]) == []
+
+
+async def test_code_actions_fix_and_disable(client: LanguageClient, tmp_path):
+    uri = await open_document(client, tmp_path / "bad.py", BAD)
+    (diagnostic,) = client.diagnostics[uri]
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=diagnostic.range,
+        context=types.CodeActionContext(diagnostics=[diagnostic])))
+    titles = [action.title for action in actions]
+    assert titles == ["Fix TL502: Add `weights_only=True`", "Disable TL502 for this line",
+                      "Fix all safe torchlint findings"]
+    (fix_edit,) = actions[0].edit.changes[uri]
+    assert apply(BAD, fix_edit) == BAD.replace("torch.load(p)", "torch.load(p, weights_only=True)")
+    (noqa_edit,) = actions[1].edit.changes[uri]
+    assert apply(BAD, noqa_edit).splitlines()[4] == "    return torch.load(p)  # noqa: TL502"
+
+
+async def test_unsafe_fixes_are_labelled_and_workspace_settings_apply(client: LanguageClient, tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.torchlint]\nignore = ["TL502"]\n')
+    source = "import torch\nfrom torch import nn\n\nmodel = nn.Linear(2, 2)\ntorch.save(model, 'm.pt')\nx = torch.load('m.pt')\n"
+    uri = await open_document(client, tmp_path / "save.py", source)
+    (diagnostic,) = client.diagnostics[uri]
+    assert diagnostic.code == "TL501"
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=diagnostic.range,
+        context=types.CodeActionContext(diagnostics=[diagnostic])))
+    assert actions[0].title == "Fix TL501: Save `model.state_dict()` (unsafe)"

@@ -1,0 +1,203 @@
+"""`torchlint server`: a Language Server for editors (needs the `lsp` extra: pygls).
+
+Diagnostics on open, change (debounced) and save; code actions "Fix TLxxx" per finding (unsafe
+ones labelled), "Fix all safe torchlint findings", and "Disable TLxxx for this line" (a noqa).
+Settings come from the pyproject.toml nearest to each document, as on the command line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from typing import Dict, List
+from urllib.parse import unquote, urlparse
+
+from torchlint import __version__
+from torchlint.config import ConfigError, Settings, build_settings, discover_config
+from torchlint.engine import LintResult, applicable, apply_findings, fix_text, lint_text
+from torchlint.noqa import noqa_codes
+from torchlint.report import rule_url
+from torchlint.rule import SAFE, Finding, all_rules
+
+DEBOUNCE_SECONDS = 0.3
+
+
+def _path_of(uri: str) -> str:
+    parsed = urlparse(uri)
+    return unquote(parsed.path) if parsed.scheme == "file" else uri
+
+
+class _Linter:
+    """Lints document texts with the settings of the project each document belongs to."""
+
+    def __init__(self) -> None:
+        self._settings: Dict[str, Settings] = {}
+
+    def settings_for(self, path: str) -> Settings:
+        folder = os.path.dirname(os.path.abspath(path))
+        if folder not in self._settings:
+            try:
+                self._settings[folder] = build_settings(discover_config(folder))
+            except ConfigError:
+                self._settings[folder] = build_settings(discover_config(os.sep))
+        return self._settings[folder]
+
+    def lint(self, path: str, text: str) -> LintResult:
+        settings = self.settings_for(path)
+        return lint_text(text, settings.rules_for(path), options=settings.options())
+
+    def fix_all(self, path: str, text: str) -> str:
+        settings = self.settings_for(path)
+        return fix_text(text, settings.rules_for(path), unsafe=False, options=settings.options()).text
+
+
+def _text_edit(types, old: str, new: str):
+    """One edit replacing only the changed middle of the document (keeps the cursor stable)."""
+    start = 0
+    while start < min(len(old), len(new)) and old[start] == new[start]:
+        start += 1
+    old_end, new_end = len(old), len(new)
+    while old_end > start and new_end > start and old[old_end - 1] == new[new_end - 1]:
+        old_end -= 1
+        new_end -= 1
+    return types.TextEdit(
+        range=types.Range(start=_position(types, old, start), end=_position(types, old, old_end)),
+        new_text=new[start:new_end],
+    )
+
+
+def _position(types, text: str, offset: int):
+    line = text.count("\n", 0, offset)
+    column = offset - (text.rfind("\n", 0, offset) + 1)
+    return types.Position(line=line, character=column)
+
+
+def _range(types, finding: Finding):
+    return types.Range(
+        start=types.Position(line=finding.line - 1, character=finding.column - 1),
+        end=types.Position(line=max(finding.end_line, finding.line) - 1, character=finding.end_column - 1),
+    )
+
+
+def _overlaps(types, a, b) -> bool:
+    return not ((a.end.line, a.end.character) < (b.start.line, b.start.character)
+                or (b.end.line, b.end.character) < (a.start.line, a.start.character))
+
+
+def _noqa_line(line: str, code: str) -> str:
+    """The line with `code` added to its noqa comment (or a new `# noqa: CODE`)."""
+    body = line.rstrip("\r\n")
+    ending = line[len(body):]
+    codes = noqa_codes(body)
+    if codes is None:
+        return f"{body}  # noqa: {code}{ending}"
+    if not codes or code in codes:
+        return line
+    return re.sub(r"(#\s*noqa:\s*)([^#]*)", lambda m: f"{m.group(1)}{m.group(2).rstrip()}, {code}", body,
+                  count=1, flags=re.IGNORECASE) + ending
+
+
+def build_server():
+    from lsprotocol import types
+    from pygls.lsp.server import LanguageServer
+
+    server = LanguageServer("torchlint", __version__)
+    linter = _Linter()
+    pending: Dict[str, asyncio.Task] = {}
+    severity = {"error": types.DiagnosticSeverity.Error, "warning": types.DiagnosticSeverity.Warning,
+                "note": types.DiagnosticSeverity.Information}
+    levels = {rule.code: rule.level for rule in all_rules()}
+
+    def publish(uri: str) -> None:
+        document = server.workspace.get_text_document(uri)
+        result = linter.lint(_path_of(uri), document.source)
+        diagnostics = [
+            types.Diagnostic(
+                range=_range(types, f), message=f.message, source="torchlint", code=f.code,
+                code_description=types.CodeDescription(href=rule_url(f.code)),
+                severity=severity.get(levels.get(f.code, "warning"), types.DiagnosticSeverity.Warning),
+            )
+            for f in result.findings
+        ]
+        server.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=document.version))
+
+    def schedule(uri: str, delay: float) -> None:
+        previous = pending.pop(uri, None)
+        if previous is not None:
+            previous.cancel()
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            pending.pop(uri, None)
+            publish(uri)
+
+        pending[uri] = asyncio.ensure_future(later())
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(params: types.DidOpenTextDocumentParams) -> None:
+        publish(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(params: types.DidChangeTextDocumentParams) -> None:
+        schedule(params.text_document.uri, DEBOUNCE_SECONDS)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(params: types.DidSaveTextDocumentParams) -> None:
+        schedule(params.text_document.uri, 0)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(params: types.DidCloseTextDocumentParams) -> None:
+        task = pending.pop(params.text_document.uri, None)
+        if task is not None:
+            task.cancel()
+        server.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix,
+                                                   types.CodeActionKind.SourceFixAll]),
+    )
+    def code_action(params: types.CodeActionParams) -> List[types.CodeAction]:
+        uri = params.text_document.uri
+        text = server.workspace.get_text_document(uri).source
+        path = _path_of(uri)
+        result = linter.lint(path, text)
+        actions: List[types.CodeAction] = []
+        lines = text.splitlines(keepends=True)
+
+        def edit_action(title, kind, new_text, preferred=False):
+            return types.CodeAction(
+                title=title, kind=kind, is_preferred=preferred,
+                edit=types.WorkspaceEdit(changes={uri: [_text_edit(types, text, new_text)]}),
+            )
+
+        for finding in result.findings:
+            if not _overlaps(types, _range(types, finding), params.range):
+                continue
+            if finding.fix is not None and result.module is not None:
+                fixed = apply_findings(result.module, [finding])
+                if fixed is not None:
+                    label = "" if finding.fix.applicability == SAFE else " (unsafe)"
+                    actions.append(edit_action(f"Fix {finding.code}: {finding.fix.message}{label}",
+                                               types.CodeActionKind.QuickFix, fixed[0],
+                                               preferred=finding.fix.applicability == SAFE))
+            if 0 < finding.line <= len(lines):
+                new_lines = list(lines)
+                new_lines[finding.line - 1] = _noqa_line(lines[finding.line - 1], finding.code)
+                actions.append(edit_action(f"Disable {finding.code} for this line",
+                                           types.CodeActionKind.QuickFix, "".join(new_lines)))
+        if any(applicable(f.fix, unsafe=False) for f in result.findings):
+            fixed_all = linter.fix_all(path, text)
+            if fixed_all != text:
+                actions.append(edit_action("Fix all safe torchlint findings",
+                                           types.CodeActionKind.SourceFixAll, fixed_all))
+        return actions
+
+    return server
+
+
+def serve() -> None:
+    build_server().start_io()
