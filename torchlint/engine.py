@@ -79,7 +79,9 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
                 return LintResult([syntax_error_finding(error)])
             return LintResult([])
     analysis = ModuleAnalysis(module)
-    instances = [rule(analysis, options) for rule in active]
+    instances = [rule(analysis) for rule in active]
+    for instance in instances:
+        instance.options = options or LintOptions()
     visit, leave = _handler_tables(analysis, instances)
     module.visit(_Dispatcher(visit, leave))
     findings: List[Finding] = []

@@ -71,9 +71,9 @@ class Rule:
     # Torch versions the pitfall exists in: [first, last_exclusive); None means unbounded.
     torch_versions: ClassVar[Tuple[Optional[Tuple[int, ...]], Optional[Tuple[int, ...]]]] = (None, None)
 
-    def __init__(self, analysis: "ModuleAnalysis", options: Optional[LintOptions] = None) -> None:
+    def __init__(self, analysis: "ModuleAnalysis") -> None:
         self.analysis = analysis
-        self.options = options or LintOptions()
+        self.options = LintOptions()  # the engine sets the run's options after construction
         self.findings: List[Finding] = []
 
     @classmethod

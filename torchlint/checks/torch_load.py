@@ -24,8 +24,8 @@ WEIGHTS_ONLY_DEFAULT = (2, 6)  # the release that made weights_only=True the def
 class _LoadTracker(Rule):
     triggers = ("load",)
 
-    def __init__(self, analysis, options=None) -> None:
-        super().__init__(analysis, options)
+    def __init__(self, analysis) -> None:
+        super().__init__(analysis)
         self.loads: List[cst.Call] = []
         self._module_uses: List[Tuple[cst.BaseExpression, Where, str]] = []
 
