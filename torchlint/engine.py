@@ -7,6 +7,7 @@ when a file has findings; the analysis is one statement walk plus bookkeeping in
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Type
 
@@ -36,26 +37,64 @@ class FixResult:
     failed: List[str] = field(default_factory=list)  # fixes dropped because the result did not parse
 
 
-class _Dispatcher(cst.CSTVisitor):
-    """Calls every interested handler for each node, in one walk of the tree."""
+# Fields that hold only whitespace, punctuation or operator tokens: no rule looks at them.
+_TOKEN_FIELDS = frozenset({
+    "lpar", "rpar", "leading_lines", "lines_after_decorators", "header", "footer", "semicolon", "comma",
+    "dot", "equal", "colon", "lbrace", "rbrace", "lbracket", "rbracket", "operator", "asynchronous",
+    "first_line", "empty_lines", "last_line", "trailing_whitespace", "newline", "default_newline",
+    "encoding", "default_indent", "has_trailing_newline", "star", "await_",
+})
+# Nodes visited before their siblings, so the walk follows source order where fields do not.
+_FIELD_ORDER = {
+    cst.FunctionDef: ("decorators", "name", "params", "returns", "body"),
+    cst.ClassDef: ("decorators", "name", "bases", "keywords", "body"),
+    cst.IfExp: ("body", "test", "orelse"),
+}
+_FIELDS: Dict[type, Tuple[str, ...]] = {}
 
-    def __init__(self, visit: Dict[str, List[Callable]], leave: Dict[str, List[Callable]]) -> None:
-        super().__init__()
-        self._visit = visit
-        self._leave = leave
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        handlers = self._visit.get(type(node).__name__)
+def _child_fields(node_type: type) -> Tuple[str, ...]:
+    fields = _FIELDS.get(node_type)
+    if fields is None:
+        names = [f.name for f in dataclasses.fields(node_type)
+                 if f.name not in _TOKEN_FIELDS and not f.name.startswith("whitespace")]
+        order = _FIELD_ORDER.get(node_type, ())
+        fields = tuple(n for n in order if n in names) + tuple(n for n in names if n not in order)
+        _FIELDS[node_type] = fields
+    return fields
+
+
+def _walk(module: cst.Module, visit: Dict[str, List[Callable]], leave: Dict[str, List[Callable]]) -> None:
+    """One pass over the syntax nodes in source order, calling the handlers of every rule.
+
+    Our own walk instead of `module.visit(visitor)`: LibCST's visit rebuilds every node and
+    visits every whitespace token, which costs as much as parsing; this walk reads fields only,
+    skips tokens, and uses an explicit stack (no recursion limit on deep expressions)."""
+    leave_marker = object()
+    stack: List[object] = [module]
+    while stack:
+        node = stack.pop()
+        if node is leave_marker:
+            done = stack.pop()
+            handlers = leave.get(type(done).__name__)
+            if handlers:
+                for handler in handlers:
+                    handler(done)
+            continue
+        handlers = visit.get(type(node).__name__)
         if handlers:
             for handler in handlers:
                 handler(node)
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        handlers = self._leave.get(type(original_node).__name__)
-        if handlers:
-            for handler in handlers:
-                handler(original_node)
+        stack.append(node)
+        stack.append(leave_marker)
+        children: List[cst.CSTNode] = []
+        for name in _child_fields(type(node)):
+            value = getattr(node, name)
+            if isinstance(value, cst.CSTNode):
+                children.append(value)
+            elif isinstance(value, (list, tuple)):
+                children.extend(item for item in value if isinstance(item, cst.CSTNode))
+        stack.extend(reversed(children))
 
 
 def triggered_rules(text: str, rules: Sequence[Type[Rule]]) -> List[Type[Rule]]:
@@ -83,7 +122,7 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
     for instance in instances:
         instance.options = options or LintOptions()
     visit, leave = _handler_tables(analysis, instances)
-    module.visit(_Dispatcher(visit, leave))
+    _walk(module, visit, leave)
     findings: List[Finding] = []
     for instance in instances:
         instance.finish()
@@ -125,8 +164,23 @@ def read_error_finding(message: str) -> Finding:
     return Finding(SYNTAX_ERROR_CODE, message, None, None, 1, 1, 1, 1)
 
 
+def _positions(module: cst.Module):
+    """Node -> CodeRange. One code-generation pass that records positions, without the metadata
+    wrapper's extra visit of the whole tree (half the cost); the public API is the fallback."""
+    try:
+        from libcst.metadata.position_provider import PositionProvidingCodegenState
+
+        provider = PositionProvider()
+        state = PositionProvidingCodegenState(default_indent=module.default_indent,
+                                              default_newline=module.default_newline, provider=provider)
+        module._codegen(state)
+        return provider._computed
+    except (ImportError, AttributeError, TypeError):  # pragma: no cover - other LibCST versions
+        return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+
+
 def _locate(module: cst.Module, findings: List[Finding]) -> None:
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = _positions(module)
     for finding in findings:
         where = positions[finding.node]
         finding.line, finding.column = where.start.line, where.start.column + 1
