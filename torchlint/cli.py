@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from typing import List, Optional, Sequence
 
 from torchlint import __version__
@@ -16,10 +17,11 @@ from torchlint.config import ConfigError, build_settings, discover_config, load_
 from torchlint.baseline import load_baseline, write_baseline
 from torchlint.report import github, json_format, rule_url, sarif, text
 from torchlint.rule import all_rules, rule_by_code_or_name
-from torchlint.runner import FIX_DIFF, FIX_OFF, FIX_WRITE, process_file
+from torchlint.runner import FIX_DIFF, FIX_OFF, FIX_WRITE, RunOptions, run
 from torchlint.sources import iter_python_files
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+CACHE_FOLDER = ".torchlint_cache"
 _SUBCOMMANDS = ("check", "rules", "explain", "server")
 _MACHINE_FORMATS = {"json": json_format.render, "sarif": sarif.render, "github": github.render}
 
@@ -57,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--target-torch", metavar="VERSION",
                        help="oldest torch the code runs on (default: the project's torch requirement)")
     check.add_argument("--no-source", action="store_true", help="text format: do not show source lines")
+    check.add_argument("--jobs", "-j", type=int, help="processes to use (default: the CPU count)")
+    check.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
+    check.add_argument("--cache-dir", help=f"where to keep the result cache (default: {CACHE_FOLDER} in the project)")
     check.add_argument("--write-baseline", metavar="FILE", help="record the current findings in FILE and exit 0")
     check.add_argument("--baseline", metavar="FILE", help="report only findings that FILE does not record")
 
@@ -108,9 +113,17 @@ def _check(args: argparse.Namespace) -> int:
     fix_mode = FIX_DIFF if args.diff else (FIX_WRITE if args.fix else FIX_OFF)
     baseline = load_baseline(args.baseline) if args.baseline else None
 
+    cache_dir = None if args.no_cache else (args.cache_dir or os.path.join(settings.root, CACHE_FOLDER))
+    options = RunOptions(fix_mode, args.unsafe_fixes, cache_dir)
+    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
+
     results, fixed, diffs, had_internal_error = [], 0, [], False
-    for path in iter_python_files(args.paths, settings.excludes, args.force_exclude):
-        outcome = process_file(path, settings, fix_mode, args.unsafe_fixes)
+    progress = Progress(sys.stderr)
+    paths = iter_python_files(args.paths, settings.excludes, args.force_exclude)
+    for outcome in run(paths, settings, options, jobs):
+        progress.tick()
         for message in outcome.messages:
             print(f"torchlint: {message}", file=sys.stderr)
         had_internal_error |= outcome.internal_error
@@ -118,6 +131,7 @@ def _check(args: argparse.Namespace) -> int:
         fixed += outcome.fixed
         if outcome.diff:
             diffs.append(outcome.diff)
+    progress.done()
 
     if args.write_baseline:
         count = write_baseline(args.write_baseline, results)
@@ -148,6 +162,34 @@ def _check(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     remaining = any(r.findings for r in results) or (fix_mode == FIX_DIFF and diffs)
     return EXIT_FINDINGS if remaining and not args.exit_zero else EXIT_CLEAN
+
+
+class Progress:
+    """`torchlint: 812 files` on stderr, only for a terminal and only once a run takes a while."""
+
+    DELAY, INTERVAL = 1.0, 0.2
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.enabled = getattr(stream, "isatty", lambda: False)()
+        self.count = 0
+        self.start = self.last = time.monotonic()
+        self.shown = False
+
+    def tick(self) -> None:
+        self.count += 1
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.start >= self.DELAY and now - self.last >= self.INTERVAL:
+            self.stream.write(f"\rtorchlint: {self.count} files checked")
+            self.stream.flush()
+            self.last, self.shown = now, True
+
+    def done(self) -> None:
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
 
 
 def _rules(output_format: str) -> int:

@@ -179,6 +179,11 @@ class Settings:
     def rules(self) -> List[Type[Rule]]:
         return [r for r in all_rules() if r.code in self.enabled and r.applies_to(self.target_torch)]
 
+    def cache_key(self, path: str) -> str:
+        """What, besides the file's bytes, decides its findings."""
+        codes = ",".join(r.code for r in self.rules_for(path))
+        return f"{codes}|{'.'.join(map(str, self.target_torch))}"
+
     def options(self) -> LintOptions:
         return LintOptions(target_torch=self.target_torch)
 

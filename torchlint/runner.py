@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import difflib
+import itertools
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Iterable, Iterator, List, Optional
 
+from torchlint.cache import ResultCache
 from torchlint.config import Settings
 from torchlint.engine import fix_text, lint_text, read_error_finding
 from torchlint.report import FileFindings
@@ -23,29 +26,65 @@ class FileOutcome:
     internal_error: bool = False
 
 
-def process_file(path: str, settings: Settings, fix_mode: str = FIX_OFF, unsafe: bool = False) -> FileOutcome:
+@dataclass(frozen=True)
+class RunOptions:
+    fix_mode: str = FIX_OFF
+    unsafe: bool = False
+    cache_dir: Optional[str] = None  # None: no cache
+
+
+def process_file(path: str, settings: Settings, options: RunOptions = RunOptions()) -> FileOutcome:
+    """Lint or fix one file. Never raises: problems become findings or messages."""
     rules = settings.rules_for(path)
     try:
         source = read_source(path)
     except SourceError as error:
         findings = [read_error_finding(str(error))] if any(r.code == "TL001" for r in rules) else []
         return FileOutcome(FileFindings(path, [], findings))
+    cache = ResultCache(options.cache_dir) if options.cache_dir else None
+    key = cache.key(source.digest, settings.cache_key(path)) if cache else ""
     try:
-        if fix_mode == FIX_OFF:
-            findings = lint_text(source.text, rules, options=settings.options()).findings
-            return FileOutcome(FileFindings(path, source.text.splitlines(), findings))
-        result = fix_text(source.text, rules, unsafe, settings.options())
+        if options.fix_mode == FIX_OFF:
+            findings = cache.load(key) if cache else None
+            if findings is None:
+                findings = lint_text(source.text, rules, options=settings.options()).findings
+                if cache:
+                    cache.store(key, findings)
+            return FileOutcome(FileFindings(path, _lines_if(findings, source.text), findings))
+        result = fix_text(source.text, rules, options.unsafe, settings.options())
     except Exception as error:  # a bug in torchlint must not stop the run or touch the file
         message = f"{path}: internal error, file skipped: {type(error).__name__}: {error}"
         return FileOutcome(FileFindings(path, [], []), messages=[message], internal_error=True)
-    outcome = FileOutcome(FileFindings(path, result.text.splitlines(), result.findings), result.fixed)
+    outcome = FileOutcome(FileFindings(path, _lines_if(result.findings, result.text), result.findings), result.fixed)
     outcome.messages.extend(f"{path}:{line}" for line in result.failed)
     if result.text != source.text:
-        if fix_mode == FIX_WRITE:
+        if options.fix_mode == FIX_WRITE:
             write_source(source, result.text)
         else:
             outcome.diff = unified_diff(path, source.text, result.text)
     return outcome
+
+
+def _lines_if(findings, text: str) -> List[str]:
+    """Keep a file's lines only when there is something to show from them (memory stays flat)."""
+    return text.splitlines() if findings else []
+
+
+def _process(task) -> FileOutcome:
+    return process_file(*task)
+
+
+def run(paths: Iterable[str], settings: Settings, options: RunOptions, jobs: int) -> Iterator[FileOutcome]:
+    """Outcomes in the order of `paths`, computed in `jobs` processes; streamed, not collected."""
+    paths = iter(paths)
+    first = list(itertools.islice(paths, 2))
+    if jobs <= 1 or len(first) < 2:
+        for path in itertools.chain(first, paths):
+            yield process_file(path, settings, options)
+        return
+    tasks = ((path, settings, options) for path in itertools.chain(first, paths))
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield from pool.map(_process, tasks, chunksize=8)
 
 
 def unified_diff(path: str, before: str, after: str) -> str:

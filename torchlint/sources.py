@@ -9,6 +9,7 @@ atomically, so an interrupted run never leaves half a file.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import io
 import os
 import tempfile
@@ -31,6 +32,7 @@ class SourceFile:
     path: str
     text: str
     encoding: str  # "utf-8-sig" when the file starts with a BOM: encoding back restores it
+    digest: str = ""  # sha256 of the bytes read, for the result cache
 
 
 def read_source(path: str) -> SourceFile:
@@ -47,7 +49,7 @@ def read_source(path: str) -> SourceFile:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as error:
         raise SourceError(f"cannot decode file as {encoding}: {error}") from None
-    return SourceFile(path, text, encoding)
+    return SourceFile(path, text, encoding, hashlib.sha256(data).hexdigest())
 
 
 def write_source(source: SourceFile, new_text: str) -> None:

@@ -1,0 +1,86 @@
+"""Running at scale: parallel jobs give the same answer as serial, and the result cache is
+correct (hits, misses on change, corrupt entries ignored, fixes never served stale)."""
+
+import json
+from pathlib import Path
+
+
+
+ROOT = Path(__file__).resolve().parents[1]
+BAD = "import torch\n\n\ndef load(path):\n    return torch.load(path)\n"
+
+
+def findings(cli, *args, cwd):
+    result = cli("check", "--output-format", "json", *args, ".", cwd=cwd)
+    return result.code, [(Path(f["filename"]).name, f["code"], f["location"]["row"]) for f in json.loads(result.out)]
+
+
+def test_parallel_equals_serial(cli, tmp_path):
+    for index, bad in enumerate(sorted((ROOT / "fixtures").glob("*/bad.py"))):
+        (tmp_path / f"f{index}.py").write_text(bad.read_text())
+    serial = findings(cli, "--jobs", "1", "--no-cache", cwd=tmp_path)
+    parallel = findings(cli, "--jobs", "2", "--no-cache", cwd=tmp_path)
+    assert serial == parallel and serial[1]
+
+
+def test_cache_hit_skips_linting(cli, write, tmp_path, monkeypatch):
+    write("bad.py", BAD)
+    first = findings(cli, "--jobs", "1", cwd=tmp_path)
+    assert (tmp_path / ".torchlint_cache" / "CACHEDIR.TAG").exists()
+
+    def fail(*args, **kwargs):
+        raise AssertionError("linted although cached")
+
+    monkeypatch.setattr("torchlint.runner.lint_text", fail)
+    assert findings(cli, "--jobs", "1", cwd=tmp_path) == first
+
+
+def test_cache_misses_when_content_or_settings_change(cli, write, tmp_path):
+    path = write("bad.py", BAD)
+    assert findings(cli, "--jobs", "1", cwd=tmp_path)[1] == [("bad.py", "TL502", 5)]
+    path.write_text(BAD.replace("torch.load(path)", "torch.load(path, weights_only=True)"))
+    assert findings(cli, "--jobs", "1", cwd=tmp_path)[1] == []
+    path.write_text(BAD)
+    assert findings(cli, "--jobs", "1", "--ignore", "TL502", cwd=tmp_path)[1] == []
+    assert findings(cli, "--jobs", "1", "--target-torch", "2.6", cwd=tmp_path)[1] == []
+    assert findings(cli, "--jobs", "1", cwd=tmp_path)[1] == [("bad.py", "TL502", 5)]
+
+
+def test_corrupt_cache_entries_are_ignored(cli, write, tmp_path):
+    write("bad.py", BAD)
+    expected = findings(cli, "--jobs", "1", cwd=tmp_path)
+    entries = list((tmp_path / ".torchlint_cache").rglob("*.json"))
+    assert entries
+    for entry in entries:
+        entry.write_text("{not json")
+    assert findings(cli, "--jobs", "1", cwd=tmp_path) == expected
+    for entry in (tmp_path / ".torchlint_cache").rglob("*.json"):
+        entry.write_text('[{"c": "TL502"}]')
+    assert findings(cli, "--jobs", "1", cwd=tmp_path) == expected
+
+
+def test_fix_then_check_is_never_stale(cli, write, tmp_path):
+    write("bad.py", BAD)
+    assert findings(cli, cwd=tmp_path)[0] == 1
+    cli("check", "--fix", ".", cwd=tmp_path)
+    assert findings(cli, cwd=tmp_path) == (0, [])
+
+
+def test_no_cache_writes_nothing(cli, write, tmp_path):
+    write("bad.py", BAD)
+    findings(cli, "--no-cache", cwd=tmp_path)
+    assert not (tmp_path / ".torchlint_cache").exists()
+
+
+def test_cached_json_output_keeps_fix_edits(cli, write, tmp_path):
+    write("bad.py", BAD)
+    cold = cli("check", "--output-format", "json", ".", cwd=tmp_path).out
+    warm = cli("check", "--output-format", "json", ".", cwd=tmp_path).out
+    assert json.loads(cold) == json.loads(warm)
+    assert json.loads(warm)[0]["fix"]["edits"][0]["content"] == "torch.load(path, weights_only=True)"
+
+
+def test_bad_jobs_value(cli, write, tmp_path):
+    write("bad.py", BAD)
+    result = cli("check", "--jobs", "0", ".", cwd=tmp_path)
+    assert result.code == 2 and "--jobs must be at least 1" in result.err

@@ -1,0 +1,79 @@
+"""The result cache: a file whose bytes, torchlint version and effective settings are unchanged
+is not parsed again.
+
+Entries are small JSON files named by a hash of (file content, version, settings), written
+atomically (temporary file + rename), so concurrent runs never see half an entry; an entry that
+cannot be read or decoded is treated as missing, never as an error. Fixing changes the content,
+so fixed files get new keys: nothing needs invalidating by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from typing import List, Optional
+
+from torchlint import __version__
+from torchlint.rule import Finding, Fix
+
+_FORMAT = "1"
+
+
+class ResultCache:
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def key(self, digest: str, settings_key: str) -> str:
+        return hashlib.sha256(f"{_FORMAT}\0{__version__}\0{settings_key}\0{digest}".encode()).hexdigest()
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.folder, "v" + _FORMAT, key[:2], key + ".json")
+
+    def load(self, key: str) -> Optional[List[Finding]]:
+        try:
+            with open(self._path(key), encoding="utf-8") as handle:
+                return [_finding(item) for item in json.load(handle)]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def store(self, key: str, findings: List[Finding]) -> None:
+        path = self._path(key)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            self._mark_folder()
+            handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump([_record(f) for f in findings], out)
+            os.replace(temporary, path)
+        except OSError:
+            pass  # a read-only or full disk makes the cache useless, not the run
+
+
+    def _mark_folder(self) -> None:
+        """Keep the cache out of version control and backups, as tools' caches do."""
+        ignore = os.path.join(self.folder, ".gitignore")
+        if not os.path.exists(ignore):
+            with open(ignore, "w", encoding="utf-8") as handle:
+                handle.write("# Created by torchlint\n*\n")
+            with open(os.path.join(self.folder, "CACHEDIR.TAG"), "w", encoding="utf-8") as handle:
+                handle.write("Signature: 8a477f597d28d172789f06886806bc55\n# torchlint result cache\n")
+
+
+def _record(finding: Finding) -> dict:
+    fix = None
+    if finding.fix is not None:
+        fix = [finding.fix.applicability, finding.fix.message, finding.fix_edits_positions]
+    return {"c": finding.code, "m": finding.message,
+            "p": [finding.line, finding.column, finding.end_line, finding.end_column], "f": fix}
+
+
+def _finding(item: dict) -> Finding:
+    line, column, end_line, end_column = item["p"]
+    finding = Finding(item["c"], item["m"], None, None, line, column, end_line, end_column)
+    if item["f"] is not None:
+        applicability, message, edits = item["f"]
+        finding.fix = Fix(applicability, message, ())
+        finding.fix_edits_positions = [tuple(edit) for edit in edits]
+    return finding
