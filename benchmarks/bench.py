@@ -1,12 +1,15 @@
-"""Benchmark: lint a corpus and compare with LibCST's parse alone.
+"""Benchmark: lint a corpus with torchlint and compare with LibCST's parse alone and TorchFix.
 
-    python benchmarks/bench.py [DIR]        # default: the installed torch package's sources
+    python benchmarks/bench.py [DIR] [--jobs N] [--skip-torchfix]
 
+DIR defaults to the Python sources of the installed torch package (real PyTorch code, offline).
 Prints files, lines, seconds and lines/s for:
-  - torchlint: read + lint with every rule, serially, in this process;
-  - parse-only (all): LibCST parse of every file, the floor any LibCST linter pays without a prefilter;
-  - parse-only (triggered): LibCST parse of just the files torchlint decides to parse.
-Not a test: numbers depend on the machine. Report them with the machine's core count.
+  - torchlint cold: `torchlint check` with the cache disabled (--jobs 1 and --jobs N);
+  - torchlint warm: the same run again with a filled cache (nothing changed);
+  - LibCST parse-only: parsing every file once, in this process (the floor for a LibCST linter);
+    and of just the files torchlint parses (the trigger-word prefilter skips the rest);
+  - TorchFix, when installed: `torchfix --select ALL` and `flake8 --select TOR`.
+Not a test: the numbers depend on the machine. Report them with its core count.
 """
 
 from __future__ import annotations
@@ -14,12 +17,15 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 
 import libcst as cst
 
-from torchlint.engine import lint_text, triggered_rules
+from torchlint.engine import triggered_rules
 from torchlint.rule import all_rules
 from torchlint.sources import DEFAULT_EXCLUDES, SourceError, iter_python_files, read_source
 
@@ -31,54 +37,82 @@ def default_corpus() -> str:
     return list(spec.submodule_search_locations)[0]
 
 
-def load_corpus(root: str):
+def copy_corpus(root: str, into: str) -> list:
+    """Copy the corpus's .py files (a torch install lives under site-packages, which torchlint
+    skips by default) and return their texts."""
     texts = []
-    for path in iter_python_files([root], [e for e in DEFAULT_EXCLUDES if e != "site-packages"]):
+    excludes = [e for e in DEFAULT_EXCLUDES if e != "site-packages"]
+    for path in iter_python_files([root], excludes):
         try:
-            texts.append((path, read_source(path).text))
+            texts.append(read_source(path).text)
         except SourceError:
-            pass
+            continue
+        target = os.path.join(into, os.path.relpath(path, root))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(path, target)
     return texts
 
 
-def timed(label, texts, work, lines):
+def timed_command(command, cwd) -> float:
     start = time.perf_counter()
-    for path, text in texts:
-        work(path, text)
-    seconds = time.perf_counter() - start
-    print(f"{label:<28} {len(texts):>6} {lines:>9} {seconds:>9.2f} {lines / seconds:>11,.0f}")
-    return seconds
+    subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def parse_seconds(texts) -> float:
+    start = time.perf_counter()
+    for text in texts:
+        try:
+            cst.parse_module(text)
+        except cst.ParserSyntaxError:
+            pass
+    return time.perf_counter() - start
+
+
+def row(label, files, lines, seconds):
+    print(f"{label:<34} {files:>6} {lines:>9} {seconds:>9.2f} {lines / seconds:>11,.0f}")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", nargs="?", help="directory of Python files (default: torch's sources)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--skip-torchfix", action="store_true")
     args = parser.parse_args(argv)
-    root = args.corpus or default_corpus()
-    rules = all_rules()
-    texts = load_corpus(root)
-    lines = sum(text.count("\n") + 1 for _, text in texts)
-    triggered = [(p, t) for p, t in texts if triggered_rules(t, rules)]
-    triggered_lines = sum(t.count("\n") + 1 for _, t in triggered)
-    findings = [0]
-
-    def lint(path, text):
-        findings[0] += len(lint_text(text, rules).findings)
-
-    def parse(path, text):
-        try:
-            cst.parse_module(text)
-        except cst.ParserSyntaxError:
-            pass
-
-    print(f"corpus: {root}  ({os.cpu_count()} CPUs, Python {sys.version.split()[0]}, libcst {cst.__version__ if hasattr(cst, '__version__') else ''})")
-    print(f"{'run':<28} {'files':>6} {'lines':>9} {'seconds':>9} {'lines/s':>11}")
-    lint_seconds = timed("torchlint (all rules)", texts, lint, lines)
-    parse_all = timed("libcst parse-only (all)", texts, parse, lines)
-    parse_triggered = timed("libcst parse-only (parsed)", triggered, parse, triggered_lines)
-    print(f"findings: {findings[0]}; files parsed by torchlint: {len(triggered)}/{len(texts)}")
-    print(f"torchlint / parse-only(all) = {lint_seconds / parse_all:.2f}; "
-          f"torchlint / parse-only(parsed files) = {lint_seconds / parse_triggered:.2f}")
+    root = os.path.abspath(args.corpus or default_corpus())
+    torchlint = [sys.executable, "-m", "torchlint", "check", "--exit-zero", "--output-format", "json"]
+    with tempfile.TemporaryDirectory() as work:
+        corpus = os.path.join(work, "corpus")
+        texts = copy_corpus(root, corpus)
+        lines = sum(text.count("\n") + 1 for text in texts)
+        parsed = [t for t in texts if triggered_rules(t, all_rules())]
+        parsed_lines = sum(t.count("\n") + 1 for t in parsed)
+        cache = os.path.join(work, "cache")
+        print(f"corpus: {root}\nmachine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+        print(f"{'run':<34} {'files':>6} {'lines':>9} {'seconds':>9} {'lines/s':>11}")
+        results = {}
+        results["cold1"] = timed_command(torchlint + ["--no-cache", "--jobs", "1", "."], corpus)
+        row("torchlint cold, 1 job", len(texts), lines, results["cold1"])
+        results["coldN"] = timed_command(torchlint + ["--no-cache", "--jobs", str(args.jobs), "."], corpus)
+        row(f"torchlint cold, {args.jobs} jobs", len(texts), lines, results["coldN"])
+        timed_command(torchlint + ["--cache-dir", cache, "."], corpus)
+        results["warm"] = timed_command(torchlint + ["--cache-dir", cache, "."], corpus)
+        row(f"torchlint warm (cache), {args.jobs} jobs", len(texts), lines, results["warm"])
+        results["parse"] = parse_seconds(texts)
+        row("libcst parse-only, all files", len(texts), lines, results["parse"])
+        results["parse_parsed"] = parse_seconds(parsed)
+        row("libcst parse-only, files parsed", len(parsed), parsed_lines, results["parse_parsed"])
+        if not args.skip_torchfix and shutil.which("torchfix"):
+            results["torchfix"] = timed_command(["torchfix", "--select", "ALL", "."], corpus)
+            row("torchfix --select ALL", len(texts), lines, results["torchfix"])
+            results["flake8_tor"] = timed_command([sys.executable, "-m", "flake8", "--select", "TOR", "."], corpus)
+            row("flake8 --select TOR (TorchFix)", len(texts), lines, results["flake8_tor"])
+        print(f"\nfiles parsed by torchlint (trigger words present): {len(parsed)}/{len(texts)}")
+        print(f"torchlint cold 1 job / parse-only of the files it parses: "
+              f"{results['cold1'] / results['parse_parsed']:.2f}x")
+        if "torchfix" in results:
+            print(f"TorchFix / torchlint cold ({args.jobs} jobs): {results['torchfix'] / results['coldN']:.1f}x")
+            print(f"TorchFix / torchlint warm: {results['torchfix'] / results['warm']:.1f}x")
     return 0
 
 
