@@ -12,6 +12,7 @@ import fnmatch
 import hashlib
 import io
 import os
+import stat
 import tempfile
 import tokenize
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ class SourceFile:
 
 def read_source(path: str) -> SourceFile:
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or device would block or never end
+            raise SourceError("cannot read file: not a regular file")
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as error:
