@@ -41,3 +41,13 @@ def write(tmp_path):
 
 def pytest_configure(config):
     os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Slow tests (whole torch and stdlib) run in CI (CI is set) or when asked for with -m slow."""
+    if os.environ.get("CI") or "slow" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: runs in CI; locally use `pytest -m slow` or set CI=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
