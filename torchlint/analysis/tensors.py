@@ -27,6 +27,8 @@ from torchlint.analysis.torch_api import (
     TENSOR_FACTORIES,
 )
 
+from torchlint.syntax import argument_value, is_name
+
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
 
@@ -107,7 +109,8 @@ class TensorFacts:
             if method in NO_GRAD_RESULT_METHODS:
                 return False
             if method == "requires_grad_":
-                return not _first_argument_is(node, "False")
+                first = argument_value(node, 0, "requires_grad")
+                return first is None or not is_name(first, "False")
             return self.requires_grad(func.value, where)
         return False
 
@@ -147,7 +150,7 @@ class TensorFacts:
         qualified = self.analysis.qualified_name(func, where)
         if qualified is not None:
             if qualified in TENSOR_FACTORIES:
-                device = _keyword(node, "device")
+                device = argument_value(node, None, "device")
                 return device is not None and self.device_may_be_cuda(device, where)
             return qualified.startswith("torch.") and self._any_argument(node, where, self.may_be_cuda)
         if not isinstance(func, cst.Attribute):
@@ -185,7 +188,7 @@ class TensorFacts:
 
     def _device_argument(self, call: cst.Call, where: "Where") -> Optional[cst.BaseExpression]:
         """The device a `.to(...)` call moves to, if it names one (`.to(torch.float16)` does not)."""
-        device = _keyword(call, "device")
+        device = argument_value(call, None, "device")
         if device is not None:
             return device
         positional = [arg.value for arg in call.args if arg.keyword is None and not arg.star]
@@ -273,12 +276,12 @@ class TensorFacts:
         func = node.func
         qualified = self.analysis.qualified_name(func, where)
         if qualified in ACTIVATION_FUNCTIONS:
-            return Activation(ACTIVATION_FUNCTIONS[qualified], node, where, _argument(node, 0, "input"),
-                              _argument(node, 1, "dim"))
+            return Activation(ACTIVATION_FUNCTIONS[qualified], node, where, argument_value(node, 0, "input"),
+                              argument_value(node, 1, "dim"))
         if isinstance(func, cst.Attribute) and qualified is None and func.attr.value in ACTIVATION_METHODS:
             if not self.values.is_module(func.value, where):
                 return Activation(ACTIVATION_METHODS[func.attr.value], node, where, func.value,
-                                  _argument(node, 0, "dim"))
+                                  argument_value(node, 0, "dim"))
         module = func.value if isinstance(func, cst.Attribute) and func.attr.value == "forward" else func
         if self.values.is_module(module, where):
             return self.module_output_activation(module, where)
@@ -303,7 +306,7 @@ class TensorFacts:
             return self.module_output_activation(func.value, where)
         qualified = self.analysis.qualified_name(func, where)
         if qualified in ACTIVATION_MODULES:
-            return Activation(ACTIVATION_MODULES[qualified], node, where, None, _argument(node, 0, "dim"))
+            return Activation(ACTIVATION_MODULES[qualified], node, where, None, argument_value(node, 0, "dim"))
         if qualified == "torch.nn.Sequential":
             layers = [arg.value for arg in node.args if not arg.star]
             if not layers:
@@ -333,33 +336,9 @@ class TensorFacts:
 
 
 # ---------------------------------------------------------------------- syntax helpers
-def _argument(call: cst.Call, position: int, name: str) -> Optional[cst.BaseExpression]:
-    index = 0
-    for arg in call.args:
-        if arg.keyword is not None:
-            if arg.keyword.value == name:
-                return arg.value
-        elif not arg.star:
-            if index == position:
-                return arg.value
-            index += 1
-    return None
-
-
-def _keyword(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg.value
-    return None
-
-
 def _keyword_is(call: cst.Call, name: str, literal: str) -> bool:
-    value = _keyword(call, name)
-    return isinstance(value, cst.Name) and value.value == literal
-
-
-def _first_argument_is(call: cst.Call, literal: str) -> bool:
-    return bool(call.args) and isinstance(call.args[0].value, cst.Name) and call.args[0].value.value == literal
+    value = argument_value(call, None, name)
+    return value is not None and is_name(value, literal)
 
 
 def _has_step(node: cst.Subscript) -> bool:

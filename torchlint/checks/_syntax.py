@@ -7,24 +7,7 @@ from typing import Optional
 
 import libcst as cst
 
-
-def argument(call: cst.Call, position: Optional[int], keyword: str) -> Optional[cst.Arg]:
-    """The argument passed at `position` or as `keyword=`, or None (also when unknowable)."""
-    index = 0
-    for arg in call.args:
-        if arg.keyword is not None:
-            if arg.keyword.value == keyword:
-                return arg
-        elif arg.star == "":
-            if index == position:
-                return arg
-            index += 1
-    return None
-
-
-def has_star_args(call: cst.Call) -> bool:
-    """`f(*args)` or `f(**kwargs)`: which parameters are passed cannot be known statically."""
-    return any(arg.star for arg in call.args)
+from torchlint.syntax import argument, has_star_args  # noqa: F401  (re-exported for the rules)
 
 
 def with_keyword(call: cst.Call, keyword: str, value: cst.BaseExpression) -> cst.Call:
