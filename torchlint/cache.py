@@ -9,6 +9,7 @@ so fixed files get new keys: nothing needs invalidating by hand.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -26,7 +27,7 @@ class ResultCache:
         self.folder = folder
 
     def key(self, digest: str, settings_key: str) -> str:
-        return hashlib.sha256(f"{_FORMAT}\0{__version__}\0{settings_key}\0{digest}".encode()).hexdigest()
+        return hashlib.sha256(f"{_FORMAT}\0{_code_version()}\0{settings_key}\0{digest}".encode()).hexdigest()
 
     def _path(self, key: str) -> str:
         return os.path.join(self.folder, "v" + _FORMAT, key[:2], key + ".json")
@@ -59,6 +60,21 @@ class ResultCache:
                 handle.write("# Created by torchlint\n*\n")
             with open(os.path.join(self.folder, "CACHEDIR.TAG"), "w", encoding="utf-8") as handle:
                 handle.write("Signature: 8a477f597d28d172789f06886806bc55\n# torchlint result cache\n")
+
+
+@functools.lru_cache(maxsize=None)
+def _code_version() -> str:
+    """The version plus a digest of torchlint's own sources: an edited rule (editable installs,
+    development) never gets results cached by the old code."""
+    digest = hashlib.sha256(__version__.encode())
+    package = os.path.dirname(os.path.abspath(__file__))
+    for folder, dirs, files in os.walk(package):
+        dirs.sort()
+        for name in sorted(files):
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name), "rb") as handle:
+                    digest.update(handle.read())
+    return digest.hexdigest()
 
 
 def _record(finding: Finding) -> dict:

@@ -36,6 +36,7 @@ class ModuleAnalysis:
 
         self.values = ValueFacts(self)
         self.tensors = TensorFacts(self)
+        self._model_classes = None
 
     # ------------------------------------------------------------------ traversal tracking
     def traversal_handlers(self):
@@ -119,6 +120,15 @@ class ModuleAnalysis:
         """`nn.functional.softmax` -> `torch.nn.functional.softmax`, through every import form."""
         dotted = _qualify(self, node, where)
         return canonical(dotted) if dotted else None
+
+    @property
+    def model_classes(self):
+        """Facts about the nn.Module classes of this file (which layers depend on train/eval)."""
+        if self._model_classes is None:
+            from torchlint.analysis.model_classes import ModelClasses
+
+            self._model_classes = ModelClasses(self)
+        return self._model_classes
 
     def grad_enabled(self, where: Optional[Where] = None) -> Optional[bool]:
         """False where autograd surely does not record (no_grad, inference_mode, ...)."""

@@ -25,6 +25,8 @@ class StatementInfo:
     scope: "Scope"
     loops: Tuple["LoopRange", ...]  # the enclosing loop bodies in this scope, outermost first
     enclosing: Tuple[cst.CSTNode, ...] = ()  # compound statements around it in this scope, outermost first
+    node: Optional[cst.CSTNode] = None  # the statement itself
+    listed: bool = False  # it sits in a statement list, so statements can be inserted before it
 
 
 @dataclass
@@ -85,18 +87,19 @@ class ScopeIndex:
         self._walk_body(module.body, self.module_scope, (), ())
 
     # ----------------------------------------------------------------- walking statements
-    def _info(self, stmt: cst.CSTNode, scope: Scope, blocks, loops) -> StatementInfo:
+    def _info(self, stmt: cst.CSTNode, scope: Scope, blocks, loops, listed: bool) -> StatementInfo:
         self._seq += 1
-        info = StatementInfo(self._seq, blocks, scope, loops, tuple(self._enclosing))
+        info = StatementInfo(self._seq, blocks, scope, loops, tuple(self._enclosing), stmt, listed)
         self.statements[id(stmt)] = info
         return info
 
     def _walk_body(self, body, scope: Scope, blocks, loops) -> None:
+        listed = not isinstance(body, cst.SimpleStatementSuite)
         for stmt in _statements(body):
-            self._walk_statement(stmt, scope, blocks, loops)
+            self._walk_statement(stmt, scope, blocks, loops, listed)
 
-    def _walk_statement(self, stmt, scope: Scope, blocks, loops) -> None:
-        info = self._info(stmt, scope, blocks, loops)
+    def _walk_statement(self, stmt, scope: Scope, blocks, loops, listed: bool = True) -> None:
+        info = self._info(stmt, scope, blocks, loops, listed)
         if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             for small in stmt.body:
                 self._bind_small(small, scope, info)
@@ -141,7 +144,7 @@ class ScopeIndex:
                 # An elif is an If nested in the else branch: walking it as a statement numbers it too.
                 branch = blocks + ((id(stmt), "else"),)
                 if isinstance(stmt.orelse, cst.If):
-                    self._walk_statement(stmt.orelse, scope, branch, loops)
+                    self._walk_statement(stmt.orelse, scope, branch, loops, listed=False)
                 else:
                     self._walk_body(stmt.orelse.body, scope, branch, loops)
         elif isinstance(stmt, (cst.With,)):
