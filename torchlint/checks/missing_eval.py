@@ -148,7 +148,9 @@ class MissingEval(Rule):
     name = "missing-eval"
     summary = "model evaluated in training mode: dropout and batch norm stay active; call `.eval()` first"
     fix_safety = SOMETIMES
-    triggers = ("no_grad", "inference_mode", "set_grad_enabled", "eval", "val", "test", "predict", "infer")
+    # Gradients off, or a function named like evaluation (`val` alone would match every `value`).
+    triggers = ("no_grad", "inference_mode", "set_grad_enabled", "eval", "Eval", "valid", "Valid", "val_", "_val",
+                "def val", "test", "Test", "predict", "Predict", "infer", "Infer")
 
     def __init__(self, analysis) -> None:
         super().__init__(analysis)
