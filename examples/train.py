@@ -4,6 +4,7 @@
 what can be fixed. tests/test_example.py checks both.
 """
 import argparse
+import time
 
 import torch
 import torch.nn as nn
@@ -25,7 +26,8 @@ class SmallCNN(nn.Module):
 
     def forward(self, x):
         x = self.features(x)
-        x = x.flatten(1)
+        # Flatten channels-last, as the exported model expects.
+        x = x.permute(0, 2, 3, 1).view(x.size(0), -1)
         return self.head(self.dropout(x))
 
 
@@ -39,18 +41,40 @@ def train(epochs, device, checkpoint_path):
     model = SmallCNN().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loader = DataLoader(fake_mnist(), batch_size=32, shuffle=True)
+    losses = []
     for epoch in range(epochs):
         model.train()
         for images, labels in loader:
             images, labels = images.to(device), labels.to(device)
             optimizer.zero_grad()
-            loss = F.cross_entropy(model(images), labels)
+            probs = F.softmax(model(images), dim=1)
+            loss = F.cross_entropy(probs, labels)
             loss.backward()
             optimizer.step()
+            losses.append(loss.numpy())
+        print(f"epoch {epoch}: accuracy {evaluate(model, loader, device):.3f}")
         # Checkpoint every epoch so a crash does not lose the run.
         torch.save({"model": model, "optimizer": optimizer.state_dict(), "epoch": epoch}, checkpoint_path)
     torch.save(model, "final.pt")
-    return model
+    return model, losses
+
+
+def evaluate(model, loader, device):
+    correct = 0
+    with torch.no_grad():
+        for images, labels in loader:
+            outputs = model(images.to(device))
+            correct += (outputs.argmax(dim=1) == labels.to(device)).sum().item()
+    return correct / len(loader.dataset)
+
+
+def benchmark(model, device, steps=20):
+    images = torch.randn(64, 1, 28, 28, device=device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        model(images)
+    elapsed = time.perf_counter() - start
+    return elapsed / steps
 
 
 def resume(checkpoint_path, device):
@@ -70,4 +94,5 @@ if __name__ == "__main__":
     parser.add_argument("--epochs", type=int, default=1)
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    train(args.epochs, device, "checkpoint.pt")
+    trained, _ = train(args.epochs, device, "checkpoint.pt")
+    print(f"{benchmark(trained, device) * 1000:.2f} ms per batch")

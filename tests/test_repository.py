@@ -56,3 +56,9 @@ def test_torch_nn_module_list_matches_installed_torch():
 
     actual = {n for n, v in vars(torch.nn).items() if inspect.isclass(v) and issubclass(v, torch.nn.Module)}
     assert TORCH_NN_MODULE_CLASSES == actual
+
+
+def test_readme_lists_every_rule():
+    readme = (ROOT / "README.md").read_text()
+    for rule in all_rules():
+        assert f"| {rule.code} | {rule.name} |" in readme, f"README's rule table lacks {rule.code}"

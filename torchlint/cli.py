@@ -143,6 +143,7 @@ def _check(args: argparse.Namespace) -> int:
     out = sys.stdout
     if fix_mode == FIX_DIFF:
         out.write("".join(diffs))
+        out.flush()  # the diff first, then the count on stderr
         print(f"{len(diffs)} file{'s' if len(diffs) != 1 else ''} would be changed ({fixed} fixes).", file=sys.stderr)
     elif args.output_format in _MACHINE_FORMATS:
         _MACHINE_FORMATS[args.output_format](results, out)
@@ -150,7 +151,10 @@ def _check(args: argparse.Namespace) -> int:
         text.statistics(results, out)
     else:
         text.render(results, out, args.unsafe_fixes, show_source=not args.no_source)
-        out.write(text.summary(results, args.unsafe_fixes, fixed) + "\n")
+        if had_internal_error:
+            out.write("Some files could not be checked because of an internal error (see above).\n")
+        else:
+            out.write(text.summary(results, args.unsafe_fixes, fixed) + "\n")
         if baseline is not None and (baseline.hidden or baseline.stale):
             out.write(f"Baseline: {baseline.hidden} known finding{'s' if baseline.hidden != 1 else ''} hidden")
             if baseline.stale:

@@ -31,11 +31,13 @@ class ModuleAnalysis:
         self._scopes: List[Scope] = [root]
         self._statements: List[StatementInfo] = [StatementInfo(0, (), root, ())]
         self._shadowed: List[Set[str]] = []
-        from torchlint.analysis.tensors import TensorFacts  # local: they import this module's types
+        from torchlint.analysis.devices import DeviceFacts  # local: they import this module's types
+        from torchlint.analysis.tensors import TensorFacts
         from torchlint.analysis.values import ValueFacts
 
         self.values = ValueFacts(self)
         self.tensors = TensorFacts(self)
+        self.devices = DeviceFacts(self)
         self._model_classes = None
 
     # ------------------------------------------------------------------ traversal tracking
@@ -154,15 +156,21 @@ def _qualify(analysis: ModuleAnalysis, node: cst.CSTNode, where: Optional[Where]
 
 
 def _flow_reaching(bindings: List[Binding], stmt: StatementInfo) -> List[Binding]:
-    """Bindings before `stmt` back to the first that dominates it, plus loop back edges."""
+    """Bindings before `stmt` back to the first that dominates it, plus loop back edges that the
+    dominating binding does not cut off (it does when it sits in the same loop body: every
+    iteration rebinds the name before reaching `stmt`)."""
     result: List[Binding] = []
+    dominating: Optional[Binding] = None
     for binding in reversed(bindings):
         if binding.stmt.seq < stmt.seq or (binding.kind == "param" and binding.stmt.seq == stmt.seq):
             result.append(binding)
             if stmt.blocks[: len(binding.stmt.blocks)] == binding.stmt.blocks:
+                dominating = binding
                 break
-    for loop in stmt.loops:
-        result.extend(b for b in bindings if b.stmt.seq >= stmt.seq and b.stmt.seq in loop)
+    for binding in bindings:
+        loops = [loop for loop in stmt.loops if binding.stmt.seq in loop]
+        if binding.stmt.seq >= stmt.seq and loops and not (dominating and dominating.stmt.seq in loops[-1]):
+            result.append(binding)
     return result
 
 
