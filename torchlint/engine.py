@@ -26,7 +26,6 @@ MAX_FIX_ROUNDS = 10
 class LintResult:
     findings: List[Finding]
     module: Optional[cst.Module] = None  # None when the file was not parsed (no trigger, syntax error)
-    suppressed: int = 0
 
 
 @dataclass
@@ -46,9 +45,9 @@ _TOKEN_FIELDS = frozenset({
 })
 # Nodes visited before their siblings, so the walk follows source order where fields do not.
 _FIELD_ORDER = {
-    cst.FunctionDef: ("decorators", "name", "params", "returns", "body"),
-    cst.ClassDef: ("decorators", "name", "bases", "keywords", "body"),
-    cst.IfExp: ("body", "test", "orelse"),
+    "FunctionDef": ("decorators", "name", "params", "returns", "body"),
+    "ClassDef": ("decorators", "name", "bases", "keywords", "body"),
+    "IfExp": ("body", "test", "orelse"),
 }
 _FIELDS: Dict[type, Tuple[str, ...]] = {}
 
@@ -58,7 +57,7 @@ def _child_fields(node_type: type) -> Tuple[str, ...]:
     if fields is None:
         names = [f.name for f in dataclasses.fields(node_type)
                  if f.name not in _TOKEN_FIELDS and not f.name.startswith("whitespace")]
-        order = _FIELD_ORDER.get(node_type, ())
+        order = _FIELD_ORDER.get(node_type.__name__, ())
         fields = tuple(n for n in order if n in names) + tuple(n for n in names if n not in order)
         _FIELDS[node_type] = fields
     return fields
@@ -133,7 +132,7 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
     lines = text.splitlines()
     kept = [f for f in findings if not (apply_noqa and _suppressed(f, lines))]
     kept.sort(key=lambda f: (f.line, f.column, f.code))
-    return LintResult(_dedupe(kept), module, len(findings) - len(kept))
+    return LintResult(_dedupe(kept), module)
 
 
 def _handler_tables(analysis: ModuleAnalysis, instances: Sequence[Rule]):

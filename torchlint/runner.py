@@ -10,7 +10,6 @@ from typing import Iterable, Iterator, List, Optional
 
 from torchlint.cache import ResultCache
 from torchlint.config import Settings
-from torchlint.engine import fix_text, lint_text, read_error_finding
 from torchlint.report import FileFindings
 from torchlint.sources import SourceError, read_source, write_source
 
@@ -35,6 +34,9 @@ class RunOptions:
 
 def process_file(path: str, settings: Settings, options: RunOptions = RunOptions()) -> FileOutcome:
     """Lint or fix one file. Never raises: problems become findings or messages."""
+    # Imported here: a run answered from the cache never loads the engine (nor LibCST).
+    from torchlint.engine import fix_text, lint_text, read_error_finding
+
     rules = settings.rules_for(path)
     try:
         source = read_source(path)
@@ -92,10 +94,3 @@ def unified_diff(path: str, before: str, after: str) -> str:
         before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{path}", f"b/{path}"
     )
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-
-
-def first_error(outcomes: List[FileOutcome]) -> Optional[str]:
-    for outcome in outcomes:
-        if outcome.internal_error:
-            return outcome.messages[0]
-    return None

@@ -32,7 +32,7 @@ from torchlint.syntax import argument_value, is_name
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
 
-Judge = Callable[[cst.CSTNode, "Where"], bool]
+Judge = Callable[["cst.CSTNode", "Where"], bool]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 _MAX_DEPTH = 12
 
 # A possible value: an expression and where it is evaluated, or a parameter with its annotation.
-Origin = Tuple[cst.CSTNode, "Where"]
+Origin = Tuple["cst.CSTNode", "Where"]
 
 
 class ValueFacts:

@@ -36,11 +36,12 @@ _MODEL_WORDS = frozenset(
     "critic actor autoencoder vae cnn rnn lstm mlp transformer detector".split()
 )
 _NOT_FORWARD = MODULE_ONLY_METHODS | MODULE_RETURNING_METHODS
-_COMPOUND_TARGETS = (cst.With, cst.For, cst.While, cst.Try)  # hoisting above these keeps the meaning
+# By class name, so importing the rule does not load LibCST (see torchlint/__init__.py).
+_COMPOUND_TARGETS = frozenset({"With", "For", "While", "Try"})  # hoisting above these keeps the meaning
 _VALUE_BINDINGS = frozenset({"param", "assign", "annassign", "unpack", "with", "for"})
 _TRAIN_WORDS = frozenset({"train", "training", "fit"})
 _WRAPPERS = frozenset({"torch.nn.DataParallel", "torch.nn.parallel.DistributedDataParallel"})
-_EXITS = (cst.Return, cst.Raise, cst.Break, cst.Continue, cst.Yield)
+_EXITS = frozenset({"Return", "Raise", "Break", "Continue", "Yield"})
 
 Event = Tuple[float, tuple, str]  # (statement number, blocks, mode)
 
@@ -524,7 +525,7 @@ class MissingEval(Rule):
             node = node if node is not None else own
             if node is None or not info.listed or any(b.stmt.seq >= info.seq for b in reaching):
                 continue
-            if node is not own and not isinstance(node, _COMPOUND_TARGETS):
+            if node is not own and type(node).__name__ not in _COMPOUND_TARGETS:
                 continue
             last = self._extent(node, info, scope)
             if any(info.seq <= t.seq <= last for t in training):
@@ -630,7 +631,7 @@ def _returns(expr, name: str) -> bool:
 
 def _exits(node) -> bool:
     """Does `node` contain a return/raise/break/continue/yield (so code after it may not run)?"""
-    if isinstance(node, _EXITS):
+    if type(node).__name__ in _EXITS:
         return True
     if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
         return False
