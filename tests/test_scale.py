@@ -31,7 +31,7 @@ def test_cache_hit_skips_linting(cli, write, tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("linted although cached")
 
-    monkeypatch.setattr("torchlint.runner.lint_text", fail)
+    monkeypatch.setattr("torchlint.engine.lint_text", fail)
     assert findings(cli, "--jobs", "1", cwd=tmp_path) == first
 
 
