@@ -84,3 +84,29 @@ def test_bad_jobs_value(cli, write, tmp_path):
     write("bad.py", BAD)
     result = cli("check", "--jobs", "0", ".", cwd=tmp_path)
     assert result.code == 2 and "--jobs must be at least 1" in result.err
+
+
+def test_progress_shows_only_on_a_terminal_for_long_runs(monkeypatch):
+    import io
+
+    from torchlint import cli
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    clock = iter([0.0, 0.5, 1.5, 1.6, 2.0, 0.0])
+    monkeypatch.setattr(cli.time, "monotonic", lambda: next(clock))
+    stream = Terminal()
+    progress = cli.Progress(stream)  # starts at 0.0
+    progress.tick()  # 0.5 s: too early
+    progress.tick()  # 1.5 s: shown
+    progress.tick()  # 1.6 s: too soon after the last update
+    progress.tick()  # 2.0 s: shown again
+    progress.done()
+    assert stream.getvalue() == "\rtorchlint: 2 files checked\rtorchlint: 4 files checked\r\033[K"
+    quiet = io.StringIO()
+    progress = cli.Progress(quiet)
+    progress.tick()
+    progress.done()
+    assert quiet.getvalue() == ""
