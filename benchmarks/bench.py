@@ -55,8 +55,11 @@ def copy_corpus(root: str, into: str) -> list:
 
 def timed_command(command, cwd) -> float:
     start = time.perf_counter()
-    subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    process = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - start
+    if process.returncode not in (0, 1):  # 1: findings (TorchFix, flake8); anything else is a failed run
+        sys.exit(f"{' '.join(command)} failed ({process.returncode}): {process.stderr.strip()[-500:]}")
+    return seconds
 
 
 def parse_seconds(texts) -> float:
@@ -80,7 +83,8 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-torchfix", action="store_true")
     args = parser.parse_args(argv)
     root = os.path.abspath(args.corpus or default_corpus())
-    torchlint = [sys.executable, "-m", "torchlint", "check", "--exit-zero", "--output-format", "json"]
+    # -I: the corpus folder must not shadow the standard library (torch has types.py, random.py, ...).
+    torchlint = [sys.executable, "-I", "-m", "torchlint", "check", "--exit-zero", "--output-format", "json"]
     with tempfile.TemporaryDirectory() as work:
         corpus = os.path.join(work, "corpus")
         texts = copy_corpus(root, corpus)
@@ -105,7 +109,7 @@ def main(argv=None) -> int:
         if not args.skip_torchfix and shutil.which("torchfix"):
             results["torchfix"] = timed_command(["torchfix", "--select", "ALL", "."], corpus)
             row("torchfix --select ALL", len(texts), lines, results["torchfix"])
-            results["flake8_tor"] = timed_command([sys.executable, "-m", "flake8", "--select", "TOR", "."], corpus)
+            results["flake8_tor"] = timed_command([sys.executable, "-I", "-m", "flake8", "--select", "TOR", "."], corpus)
             row("flake8 --select TOR (TorchFix)", len(texts), lines, results["flake8_tor"])
         print(f"\nfiles parsed by torchlint (trigger words present): {len(parsed)}/{len(texts)}")
         print(f"torchlint cold 1 job / parse-only of the files it parses: "
