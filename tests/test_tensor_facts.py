@@ -97,6 +97,9 @@ def test_no_cuda_evidence_is_silent(body):
     "y = x.movedim(0, 1).view(-1)",
     "y = x[::2].view(-1)",
     "t = x.t()\nt = t * 2\ny = t.view(-1)",
+    "y = x.permute(0, 2, 3, 1).view(b, h * w, c)",
+    "y = x.t().view(12)",
+    "y = x.t().view((-1, 4))",
 ])
 def test_non_contiguous_evidence(body):
     assert codes(body) == ["TL202"]
@@ -110,6 +113,12 @@ def test_non_contiguous_evidence(body):
     "t = x.t()\nt = t.contiguous()\ny = t.view(-1)",
     "y = (x.t() + z).view(-1)",
     "y = x[1:3].view(-1)",
+    # Found on torch's own sources: each of these works.
+    "y = x.permute(1, 2, 0).view(torch.float4_e2m1fn_x2)",            # a dtype view
+    "y = (x[::2] | x[1::2] << 4).view(-1)",                            # strided inputs: fresh result
+    "q = x.view(n, b * h, d).transpose(0, 1)\ny = q.view(b, h, n, d)",  # splitting a dimension
+    "y = x.transpose(-2, -1).view(nb, n // k, k, m // k, k)",
+    "y = x.t().view(shape)",                                           # shape unknown
 ])
 def test_contiguous_or_unknown_is_silent(body):
     assert codes(body) == []

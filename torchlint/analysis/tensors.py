@@ -21,6 +21,8 @@ from torchlint.analysis.torch_api import (
     LAYOUT_CHANGING_FUNCTIONS,
     LAYOUT_CHANGING_METHODS,
     LAYOUT_KEEPING_METHODS,
+    PERMUTING_FUNCTIONS,
+    PERMUTING_METHODS,
     NO_GRAD_RESULT_FUNCTIONS,
     NO_GRAD_RESULT_METHODS,
     PARAMETERLESS_NN_CLASSES,
@@ -231,8 +233,10 @@ class TensorFacts:
         if isinstance(node, cst.Subscript):
             return _has_step(node) or self.may_be_non_contiguous(node.value, where) and _is_full_slice(node)
         if isinstance(node, cst.BinaryOperation):
-            left = self.may_be_non_contiguous(node.left, where)
-            right = self.may_be_non_contiguous(node.right, where)
+            # Element-wise results keep a *permuted* layout; strided or expanded inputs (not
+            # dense) give a freshly allocated, contiguous result.
+            left = self.is_permuted(node.left, where)
+            right = self.is_permuted(node.right, where)
             return (left and (right or _is_number(node.right))) or (right and _is_number(node.left))
         if not isinstance(node, cst.Call):
             return False
@@ -245,7 +249,30 @@ class TensorFacts:
             if method in LAYOUT_CHANGING_METHODS:
                 return True
             if method in LAYOUT_KEEPING_METHODS:
-                return self.may_be_non_contiguous(func.value, where)
+                return self.is_permuted(func.value, where)
+        return False
+
+    def is_permuted(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> bool:
+        """A dense view with permuted strides (transpose, permute, .T, ...), which element-wise
+        ops and dtype/device moves preserve."""
+        return self._every_origin("permuted", expr, where, self._origin_permuted)
+
+    def _origin_permuted(self, node: cst.CSTNode, where: "Where") -> bool:
+        if isinstance(node, cst.Attribute):
+            return node.attr.value in ("T", "mT", "H", "mH")
+        if isinstance(node, cst.BinaryOperation):
+            return self._origin_non_contiguous(node, where)
+        if not isinstance(node, cst.Call):
+            return False
+        func = node.func
+        qualified = self.analysis.qualified_name(func, where)
+        if qualified in PERMUTING_FUNCTIONS:
+            return True
+        if isinstance(func, cst.Attribute) and qualified is None:
+            if func.attr.value in PERMUTING_METHODS:
+                return True
+            if func.attr.value in LAYOUT_KEEPING_METHODS:
+                return self.is_permuted(func.value, where)
         return False
 
     # ------------------------------------------------------------------ activations

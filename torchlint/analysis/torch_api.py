@@ -151,7 +151,10 @@ LAYOUT_CHANGING_METHODS = frozenset(
 LAYOUT_CHANGING_FUNCTIONS = frozenset("torch." + name for name in (
     "transpose permute t movedim moveaxis swapaxes swapdims diagonal"
 ).split())
-# Element-wise ops and moves that keep the input's layout (TensorIterator preserves strides).
+# The dense ones among them: a permutation of the strides, which element-wise ops keep.
+PERMUTING_METHODS = frozenset("transpose transpose_ permute t t_ movedim moveaxis swapaxes swapdims".split())
+PERMUTING_FUNCTIONS = frozenset("torch." + name for name in "transpose permute t movedim moveaxis swapaxes swapdims".split())
+# Element-wise ops and moves that keep a dense input's layout (TensorIterator preserves strides).
 LAYOUT_KEEPING_METHODS = frozenset(
     "add sub mul div neg abs exp log sqrt pow relu sigmoid tanh clamp clip float half double bfloat16 "
     "to cuda cpu clone detach requires_grad_ add_ sub_ mul_ div_ relu_ clamp_ type_as masked_fill "

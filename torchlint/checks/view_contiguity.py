@@ -9,10 +9,13 @@ from torchlint.rule import SAFE, Edit, Fix, Rule, register
 class ViewOnNonContiguous(Rule):
     """
     ## What it does
-    Finds `.view(...)` on a tensor that may be non-contiguous: the result of `transpose`,
-    `permute`, `.t()`, `.T`, `.mT`, `expand`, `movedim`, `swapaxes`/`swapdims`, a strided slice
-    such as `x[:, ::2]`, or an element-wise op on one of those (which keeps the layout), with no
-    `.contiguous()` in between. Values are followed through assignments.
+    Finds `.view(...)` that merges dimensions (a `-1`, a product such as `h * w`, or a single
+    size) on a tensor that may be non-contiguous: the result of `transpose`, `permute`, `.t()`,
+    `.T`, `.mT`, `expand`, `movedim`, `swapaxes`/`swapdims`, a strided slice such as `x[::2]`, or
+    an element-wise op on a transposed or permuted tensor (which keeps its layout), with no
+    `.contiguous()` in between. Values are followed through assignments. Views that only split
+    dimensions (`q.view(b, heads, n, d)` after a transpose) always work and are not reported, nor
+    are dtype views (`x.view(torch.int32)`).
 
     ## Why is this bad?
     `view` never copies: it reinterprets the existing memory, which is possible only when the
@@ -50,11 +53,18 @@ class ViewOnNonContiguous(Rule):
     fix_safety = SAFE
     triggers = (".view(",)
 
+    def _is_dtype_view(self, call: cst.Call) -> bool:
+        """`x.view(torch.int32)` reinterprets the dtype: a different operation with other rules."""
+        if len(call.args) != 1 or call.args[0].keyword is not None:
+            return False
+        qualified = self.analysis.qualified_name(call.args[0].value) or ""
+        return qualified.startswith("torch.") and qualified.count(".") == 1
+
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if not (isinstance(func, cst.Attribute) and func.attr.value == "view"):
             return
-        if not node.args or _is_dtype_view(node):
+        if not node.args or self._is_dtype_view(node) or not _may_merge_dimensions(node):
             return
         if self.analysis.qualified_name(func) is not None:
             return
@@ -68,11 +78,24 @@ class ViewOnNonContiguous(Rule):
         )
 
 
-def _is_dtype_view(call: cst.Call) -> bool:
-    """`x.view(torch.int32)` reinterprets the dtype: a different operation with other rules."""
-    first = call.args[0]
-    return (len(call.args) == 1 and first.keyword is None and isinstance(first.value, cst.Attribute)
-            and isinstance(first.value.value, cst.Name) and first.value.attr.value in _DTYPES)
+def _may_merge_dimensions(call: cst.Call) -> bool:
+    """Only a view that merges dimensions can fail on a permuted tensor: splitting one dimension
+    (`q.view(b, heads, n, d)` after a transpose) always works. Evidence of merging: a `-1`, a
+    product such as `h * w`, or a single size (a 1-D result). Other shapes are not reported."""
+    sizes = [arg.value for arg in call.args if arg.keyword is None and not arg.star]
+    if len(sizes) == 1 and isinstance(sizes[0], (cst.Tuple, cst.List)):
+        sizes = [element.value for element in sizes[0].elements]
+    elif len(sizes) == 1 and not isinstance(sizes[0], cst.Name):
+        return True  # `x.t().view(12)`, `x.t().view(x.numel())`: flattened to one dimension
+    return any(_is_minus_one(size) or _has_product(size) for size in sizes)
 
 
-_DTYPES = frozenset("float float16 float32 float64 half double bfloat16 int int8 int16 int32 int64 long uint8 bool".split())
+def _is_minus_one(node: cst.BaseExpression) -> bool:
+    return (isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus)
+            and isinstance(node.expression, cst.Integer) and node.expression.value == "1")
+
+
+def _has_product(node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.BinaryOperation):
+        return isinstance(node.operator, cst.Multiply) or _has_product(node.left) or _has_product(node.right)
+    return False
