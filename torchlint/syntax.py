@@ -33,3 +33,8 @@ def has_star_args(call: cst.Call) -> bool:
 
 def is_name(node: cst.CSTNode, value: str) -> bool:
     return isinstance(node, cst.Name) and node.value == value
+
+
+def is_self_attribute(node: cst.CSTNode) -> bool:
+    """`self.x`."""
+    return isinstance(node, cst.Attribute) and is_name(node.value, "self")

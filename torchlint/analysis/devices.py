@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple
 import libcst as cst
 
 from torchlint.analysis.torch_api import MODULE_RETURNING_METHODS
+from torchlint.syntax import is_self_attribute
 from torchlint.syntax import argument
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -188,7 +189,7 @@ class DeviceFacts:
         return level
 
     def _value(self, expr: cst.BaseExpression, where: "Where", called: bool) -> int:
-        if not isinstance(expr, cst.Name) and not _is_self_attribute(expr):
+        if not isinstance(expr, cst.Name) and not is_self_attribute(expr):
             return self._origin_value(expr, where)
         moved = self._moved_in_place(expr, where, called) if isinstance(expr, cst.Name) else NONE
         origins = self.analysis.values.origins(expr, where)
@@ -319,10 +320,6 @@ def _chain_receiver(call: cst.Call) -> Optional[cst.Name]:
            and node.func.attr.value in MODULE_RETURNING_METHODS):
         node = node.func.value
     return node if isinstance(node, cst.Name) else None
-
-
-def _is_self_attribute(expr: cst.BaseExpression) -> bool:
-    return isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self"
 
 
 def _or(level: Optional[int], default: int) -> int:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, Optional
 
 import libcst as cst
 
-from torchlint.analysis.torch_api import MODULE_RETURNING_METHODS, is_module_factory
+from torchlint.analysis.torch_api import is_module_factory
+from torchlint.analysis.values import strip_module_methods
 from torchlint.syntax import argument_value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -90,7 +91,7 @@ class ModelClasses:
     def _value(self, expr, where, depth: int, hyperparameters: bool) -> ModeLayers:
         if depth > _MAX_DEPTH:
             return UNKNOWN
-        expr = _strip_module_methods(expr)
+        expr = strip_module_methods(expr)
         if isinstance(expr, _LITERALS) or (isinstance(expr, cst.Name) and expr.value in ("None", "True", "False")):
             return NONE
         if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
@@ -345,14 +346,6 @@ class ModelClasses:
 
 
 # ---------------------------------------------------------------------- helpers
-def _strip_module_methods(expr):
-    """`Net().to(device).eval()` -> `Net()`."""
-    while (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute)
-           and expr.func.attr.value in MODULE_RETURNING_METHODS):
-        expr = expr.func.value
-    return expr
-
-
 def _argument(call: Optional[cst.Call], position: Optional[int], keyword: str):
     return argument_value(call, position, keyword) if call is not None else None
 

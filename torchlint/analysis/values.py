@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from torchlint.analysis.scopes import Binding
+from torchlint.syntax import is_self_attribute
 from torchlint.analysis.torch_api import (
     MODULE_RETURNING_METHODS,
     is_module_class_name,
@@ -60,7 +61,7 @@ class ValueFacts:
                 if not self._collect_binding(binding, found, seen, depth):
                     return False
             return True
-        if _is_self_attribute(expr):
+        if is_self_attribute(expr):
             bindings = self._self_attribute_bindings(expr, where)  # type: ignore[arg-type]
             if bindings:
                 for binding in bindings:
@@ -70,7 +71,7 @@ class ValueFacts:
                             return False
                 return True
         if isinstance(expr, cst.Call):
-            function = self._local_function(expr.func, where)
+            function = self.local_function(expr.func, where)
             if function is not None:
                 return self._collect_returns(function, found, seen, depth)
         found.append((expr, where))
@@ -86,11 +87,16 @@ class ValueFacts:
             return []
         return scope.parent.attributes.get(expr.attr.value, [])
 
-    def _local_function(self, func: cst.BaseExpression, where) -> Optional[cst.FunctionDef]:
-        """The function of this file that `func` names, when there is exactly one."""
-        if not isinstance(func, cst.Name):
+    def local_function(self, func: cst.BaseExpression, where) -> Optional[cst.FunctionDef]:
+        """The function of this file a call runs: `helper(...)`, or `self.helper(...)` in a
+        method of the same class; None unless there is exactly one."""
+        scope = where[0]
+        if isinstance(func, cst.Name):
+            bindings = self.analysis.reaching(func.value, where)
+        elif is_self_attribute(func) and scope.parent is not None and scope.parent.kind == "class":
+            bindings = scope.parent.bindings.get(func.attr.value, [])  # type: ignore[union-attr]
+        else:
             return None
-        bindings = self.analysis.reaching(func.value, where)
         if len(bindings) == 1 and bindings[0].kind == "def":
             return bindings[0].node  # type: ignore[return-value]
         return None
@@ -245,5 +251,9 @@ def _ends_with_return(function: cst.FunctionDef) -> bool:
     return False
 
 
-def _is_self_attribute(expr: cst.CSTNode) -> bool:
-    return isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self"
+def strip_module_methods(node: cst.CSTNode) -> cst.CSTNode:
+    """`Net().to(device).eval()` -> `Net()`: the calls that return the module itself."""
+    while (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+           and node.func.attr.value in MODULE_RETURNING_METHODS):
+        node = node.func.value
+    return node

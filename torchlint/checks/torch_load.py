@@ -13,7 +13,8 @@ from typing import List, Set, Tuple
 import libcst as cst
 
 from torchlint.analysis import Where
-from torchlint.analysis.torch_api import MODULE_ONLY_METHODS, MODULE_RETURNING_METHODS
+from torchlint.analysis.torch_api import MODULE_ONLY_METHODS
+from torchlint.analysis.values import strip_module_methods
 from torchlint.checks._syntax import argument, has_star_args, with_keyword
 from torchlint.rule import NO_FIX, SAFE, SOMETIMES, UNSAFE, Fix, Rule, register, Edit
 
@@ -49,18 +50,10 @@ class _LoadTracker(Rule):
         for expr, where, how in self._module_uses:
             origins = self.analysis.values.origins(expr, where)
             for origin, _ in origins or ():
-                call = _strip_module_methods(origin)
+                call = strip_module_methods(origin)
                 if id(call) in load_ids:
                     used.setdefault(id(call), how)
         return used
-
-
-def _strip_module_methods(node: cst.CSTNode) -> cst.CSTNode:
-    """`torch.load(p).to(device).float()` -> `torch.load(p)`."""
-    while (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
-           and node.func.attr.value in MODULE_RETURNING_METHODS):
-        node = node.func.value
-    return node
 
 
 @register

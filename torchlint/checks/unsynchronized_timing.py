@@ -24,6 +24,7 @@ from torchlint.analysis.devices import (
 from torchlint.analysis.scopes import Binding
 from torchlint.checks._syntax import insert_before, statement_of
 from torchlint.rule import SAFE, Edit, Fix, Rule, register
+from torchlint.syntax import is_name, is_self_attribute
 from torchlint.syntax import argument
 
 CLOCKS = frozenset({
@@ -344,30 +345,18 @@ class UnsynchronizedCudaTiming(Rule):
                 return True
             if method == "to" and self.devices.move_level(call, where) == NONE:
                 blocking = argument(call, None, "non_blocking")
-                return blocking is None or _is_false(blocking.value)  # `.to("cpu")` waits
+                return blocking is None or is_name(blocking.value, "False")  # `.to("cpu")` waits
         name = self.analysis.qualified_name(func, where)
         if name in _SYNC_FUNCTIONS or _is_torch_sync(name):
             return True
         if "synchron" in _called_name(func).lower():
             return True
-        function = self._local_function(func, where)
+        function = self.analysis.values.local_function(func, where)
         if function is not None and self._synchronizes(function):
             return True
         if is_builtin_call(self.analysis, call, _FORMATTING_BUILTINS, where):
             return any(self.devices.value(e, where) for a in call.args for e in _values_in(a.value))
         return False
-
-    def _local_function(self, func: cst.BaseExpression, where: Where) -> Optional[cst.FunctionDef]:
-        """The function of this file a call runs: `helper(...)`, or `self.helper(...)` in a method."""
-        if isinstance(func, cst.Name):
-            bindings = self.analysis.reaching(func.value, where)
-        elif _is_self_attribute(func) and where[0].parent is not None and where[0].parent.kind == "class":
-            bindings = where[0].parent.bindings.get(func.attr.value, [])  # type: ignore[union-attr]
-        else:
-            return None
-        if len(bindings) == 1 and bindings[0].kind == "def":
-            return bindings[0].node  # type: ignore[return-value]
-        return None
 
     def _synchronizes(self, function: cst.FunctionDef) -> bool:
         """A helper of this file that waits for the GPU itself (`torch.cuda.synchronize()` in it)."""
@@ -391,7 +380,7 @@ class UnsynchronizedCudaTiming(Rule):
             return NONE
         if is_builtin_call(self.analysis, call, _HOST_BUILTINS | _FORMATTING_BUILTINS, where):
             return NONE
-        if isinstance(func, cst.Attribute) and name is None and not _is_self_attribute(func):
+        if isinstance(func, cst.Attribute) and name is None and not is_self_attribute(func):
             if func.attr.value in _NO_WORK_METHODS:
                 return NONE
             move = self.devices.move_level(call, where)
@@ -512,9 +501,3 @@ def _calls_in(node: cst.CSTNode):
         stack.extend(child.children)
 
 
-def _is_self_attribute(func: cst.BaseExpression) -> bool:
-    return isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self"
-
-
-def _is_false(expr: cst.BaseExpression) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == "False"
