@@ -3,8 +3,6 @@ user's layout (argument lists, inserted statements)."""
 
 from __future__ import annotations
 
-from typing import Optional
-
 import libcst as cst
 
 from torchlint.syntax import argument, has_star_args  # noqa: F401  (re-exported for the rules)

@@ -18,10 +18,8 @@ from torchlint.analysis.devices import (
     NONE,
     SURE,
     TO_HOST_METHODS,
-    DeviceFacts,
     is_builtin_call,
 )
-from torchlint.analysis.scopes import Binding
 from torchlint.checks._syntax import insert_before, statement_of
 from torchlint.rule import SAFE, Edit, Fix, Rule, register
 from torchlint.syntax import is_name, is_self_attribute
