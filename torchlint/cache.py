@@ -14,12 +14,12 @@ import hashlib
 import json
 import os
 import tempfile
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from torchlint import __version__
 from torchlint.rule import Finding, Fix
 
-_FORMAT = "1"
+_FORMAT = "2"
 
 
 class ResultCache:
@@ -27,26 +27,31 @@ class ResultCache:
         self.folder = folder
 
     def key(self, digest: str, settings_key: str) -> str:
-        return hashlib.sha256(f"{_FORMAT}\0{_code_version()}\0{settings_key}\0{digest}".encode()).hexdigest()
+        return hashlib.sha256(f"{_FORMAT}\0{code_version()}\0{settings_key}\0{digest}".encode()).hexdigest()
 
     def _path(self, key: str) -> str:
         return os.path.join(self.folder, "v" + _FORMAT, key[:2], key + ".json")
 
     def load(self, key: str) -> Optional[List[Finding]]:
+        """The findings stored under `key`, unless a module of the project they were computed
+        from (an import's summary) has changed since: then the file is linted again."""
         try:
             with open(self._path(key), encoding="utf-8") as handle:
-                return [_finding(item) for item in json.load(handle)]
-        except (OSError, ValueError, KeyError, TypeError):
+                entry = json.load(handle)
+            if any(_digest(path) != digest for path, digest in entry["deps"].items()):
+                return None
+            return [_finding(item) for item in entry["findings"]]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
-    def store(self, key: str, findings: List[Finding]) -> None:
+    def store(self, key: str, findings: List[Finding], depends: Optional[Dict[str, str]] = None) -> None:
         path = self._path(key)
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             self._mark_folder()
             handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
             with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump([_record(f) for f in findings], out)
+                json.dump({"findings": [_record(f) for f in findings], "deps": depends or {}}, out)
             os.replace(temporary, path)
         except OSError:
             pass  # a read-only or full disk makes the cache useless, not the run
@@ -62,8 +67,16 @@ class ResultCache:
                 handle.write("Signature: 8a477f597d28d172789f06886806bc55\n# torchlint result cache\n")
 
 
+def _digest(path: str) -> Optional[str]:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return None
+
+
 @functools.lru_cache(maxsize=None)
-def _code_version() -> str:
+def code_version() -> str:
     """The version plus a digest of torchlint's own sources: an edited rule (editable installs,
     development) never gets results cached by the old code."""
     digest = hashlib.sha256(__version__.encode())

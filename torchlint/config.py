@@ -21,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-_LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude")
+_LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude", "src")
 KNOWN_KEYS = frozenset(_LIST_KEYS + ("per-file-ignores", "target-torch"))
 OLDEST_SUPPORTED_TORCH = (1, 0)
 
@@ -175,6 +175,7 @@ class Settings:
     per_file_ignores: Dict[str, FrozenSet[str]]
     root: str
     target_torch: Tuple[int, ...] = OLDEST_SUPPORTED_TORCH
+    src: Tuple[str, ...] = ()  # extra import roots of the project, relative to `root` (Ruff's `src`)
 
     def rules(self) -> List[Type[Rule]]:
         return [r for r in all_rules() if r.code in self.enabled and r.applies_to(self.target_torch)]
@@ -239,4 +240,5 @@ def build_settings(
         target = parse_version(file_config.project_torch)
     else:
         target = OLDEST_SUPPORTED_TORCH
-    return Settings(frozenset(enabled), excludes, per_file, file_config.root, target)
+    src = tuple(os.path.join(file_config.root, folder) for folder in values.get("src", []))
+    return Settings(frozenset(enabled), excludes, per_file, file_config.root, target, src)

@@ -15,6 +15,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from torchlint.analysis import ModuleAnalysis
+from torchlint.analysis.project import ImportContext
 from torchlint.noqa import is_suppressed
 from torchlint.rule import SAFE, Edit, Finding, Fix, LintOptions, Rule
 
@@ -101,7 +102,8 @@ def triggered_rules(text: str, rules: Sequence[Type[Rule]]) -> List[Type[Rule]]:
 
 
 def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Module] = None,
-              apply_noqa: bool = True, options: Optional[LintOptions] = None) -> LintResult:
+              apply_noqa: bool = True, options: Optional[LintOptions] = None,
+              context: Optional[ImportContext] = None) -> LintResult:
     """Findings of `rules` in `text`, located, noqa applied, sorted by position.
 
     `module` is the already parsed `text`, when the caller has it (the fix loop does).
@@ -116,7 +118,7 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
             if any(r.code == SYNTAX_ERROR_CODE for r in rules):
                 return LintResult([syntax_error_finding(error)])
             return LintResult([])
-    analysis = ModuleAnalysis(module)
+    analysis = ModuleAnalysis(module, context)
     instances = [rule(analysis) for rule in active]
     for instance in instances:
         instance.options = options or LintOptions()
@@ -231,12 +233,12 @@ def applicable(fix: Optional[Fix], unsafe: bool) -> bool:
 
 
 def fix_text(text: str, rules: Sequence[Type[Rule]], unsafe: bool = False,
-             options: Optional[LintOptions] = None) -> FixResult:
+             options: Optional[LintOptions] = None, context: Optional[ImportContext] = None) -> FixResult:
     """Apply every applicable fix, re-lint, repeat until nothing changes (bounded)."""
     fixed = 0
     failed: List[str] = []
     skip: Set[Tuple[str, str]] = set()  # (code, source line) of fixes whose output did not parse
-    result = lint_text(text, rules, options=options)
+    result = lint_text(text, rules, options=options, context=context)
     for _ in range(MAX_FIX_ROUNDS):
         lines = text.splitlines()
         candidates = [
@@ -250,7 +252,7 @@ def fix_text(text: str, rules: Sequence[Type[Rule]], unsafe: bool = False,
             break
         fixed += applied
         text = new_text
-        result = lint_text(text, rules, new_module, options=options)
+        result = lint_text(text, rules, new_module, options=options, context=context)
     return FixResult(text, result.findings, fixed, failed)
 
 

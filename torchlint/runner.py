@@ -49,11 +49,13 @@ def process_file(path: str, settings: Settings, options: RunOptions = RunOptions
         if options.fix_mode == FIX_OFF:
             findings = cache.load(key) if cache else None
             if findings is None:
-                findings = lint_text(source.text, rules, options=settings.options()).findings
+                context = import_context(path, settings, options.cache_dir)
+                findings = lint_text(source.text, rules, options=settings.options(), context=context).findings
                 if cache:
-                    cache.store(key, findings)
+                    cache.store(key, findings, context.consumed)
             return FileOutcome(FileFindings(path, _lines_if(findings, source.text), findings))
-        result = fix_text(source.text, rules, options.unsafe, settings.options())
+        context = import_context(path, settings, options.cache_dir)
+        result = fix_text(source.text, rules, options.unsafe, settings.options(), context)
     except Exception as error:  # a bug in torchlint must not stop the run or touch the file
         message = f"{path}: internal error, file skipped: {type(error).__name__}: {error}"
         return FileOutcome(FileFindings(path, [], []), messages=[message], internal_error=True)
@@ -65,6 +67,14 @@ def process_file(path: str, settings: Settings, options: RunOptions = RunOptions
         else:
             outcome.diff = unified_diff(path, source.text, result.text)
     return outcome
+
+
+def import_context(path: str, settings: Settings, cache_dir: Optional[str] = None):
+    """How the file's imports resolve: the project around it (the nearest pyproject.toml,
+    setup.cfg, setup.py or .git folder upward) plus the configured `src` folders."""
+    from torchlint.analysis.project import ImportContext, project_for
+
+    return ImportContext.create(project_for(path, settings.src, cache_dir), path)
 
 
 def _lines_if(findings, text: str) -> List[str]:

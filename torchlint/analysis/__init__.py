@@ -7,12 +7,16 @@ single traversal, tracking the current scope and statement so that rules can ask
 
 from __future__ import annotations
 
-from typing import List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, List, Optional, Set, Tuple
 
 import libcst as cst
 
 from torchlint.analysis.scopes import Binding, Scope, ScopeIndex, StatementInfo
-from torchlint.analysis.torch_api import canonical
+from torchlint.analysis.torch_api import TORCH_NN_MODULE_CLASSES, canonical
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torchlint.analysis.project import ImportContext
+    from torchlint.analysis.summary import Symbol
 
 Where = Tuple[Scope, StatementInfo]
 
@@ -20,13 +24,18 @@ _STATEMENT_TYPES = (
     "SimpleStatementLine", "SimpleStatementSuite", "FunctionDef", "ClassDef", "For", "While", "If",
     "With", "Try", "TryStar", "Match",
 )
+_SMALL_STATEMENT_TYPES = (
+    "Assign", "AnnAssign", "AugAssign", "Expr", "Return", "Raise", "Assert", "Del", "Pass", "Break", "Continue",
+    "Global", "Nonlocal", "Import", "ImportFrom", "TypeAlias",
+)
 _SHADOWING_TYPES = ("Lambda", "ListComp", "SetComp", "GeneratorExp", "DictComp")
 
 
 class ModuleAnalysis:
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, context: Optional["ImportContext"] = None) -> None:
         self.module = module
-        self.index = ScopeIndex(module)
+        self.context = context  # the project around this file; None: the file alone
+        self.index = ScopeIndex(module, context.absolute if context is not None else None)
         root = self.index.module_scope
         self._scopes: List[Scope] = [root]
         self._statements: List[StatementInfo] = [StatementInfo(0, (), root, ())]
@@ -47,6 +56,9 @@ class ModuleAnalysis:
         for name in _STATEMENT_TYPES:
             visit[name] = self._enter_statement
             leave[name] = self._leave_statement
+        for name in _SMALL_STATEMENT_TYPES:
+            visit[name] = self._enter_small_statement
+            leave[name] = self._leave_small_statement
         for name in _SHADOWING_TYPES:
             visit[name] = self._enter_shadow
             leave[name] = self._leave_shadow
@@ -64,6 +76,16 @@ class ModuleAnalysis:
         if id(node) in self.index.scopes:
             self._scopes.pop()
         if id(node) in self.index.statements:
+            self._statements.pop()
+
+    def _enter_small_statement(self, node: cst.CSTNode) -> None:
+        """`a = f(); b = a`: the later statements of a line come after the earlier ones."""
+        info = self.index.small_statements.get(id(node))
+        if info is not None:
+            self._statements.append(info)
+
+    def _leave_small_statement(self, node: cst.CSTNode) -> None:
+        if id(node) in self.index.small_statements:
             self._statements.pop()
 
     def _enter_shadow(self, node: cst.CSTNode) -> None:
@@ -123,6 +145,16 @@ class ModuleAnalysis:
         dotted = _qualify(self, node, where)
         return canonical(dotted) if dotted else None
 
+    def symbol(self, node: cst.CSTNode, where: Optional[Where] = None) -> Optional["Symbol"]:
+        """The project class, function or module instance a name refers to (`from models import
+        Net`), from that module's summary; None outside a project or for anything else."""
+        qualified = self.qualified_name(node, where)
+        return self.lookup(qualified) if qualified else None
+
+    def lookup(self, qualified: str) -> Optional["Symbol"]:
+        """The project symbol of a qualified name (`models.Net`), or None."""
+        return self.context.lookup(qualified) if self.context is not None else None
+
     @property
     def model_classes(self):
         """Facts about the nn.Module classes of this file (which layers depend on train/eval)."""
@@ -148,10 +180,31 @@ def _qualify(analysis: ModuleAnalysis, node: cst.CSTNode, where: Optional[Where]
         qualified = {b.qualified for b in bindings if b.kind == "import"}
         if len(qualified) == 1 and all(b.kind == "import" for b in bindings):
             return qualified.pop()
+        if not bindings:
+            return _star_imported(analysis, node.value, where)
         return None
     if isinstance(node, cst.Attribute):
         base = _qualify(analysis, node.value, where)
         return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+def _star_imported(analysis: ModuleAnalysis, name: str, where: Optional[Where]) -> Optional[str]:
+    """`from models import *` then `Net()`: the star-imported module that defines `Net`, when
+    no scope binds the name (and it is not a lambda or comprehension variable)."""
+    stars = analysis.index.module_scope.star_imports
+    if not stars or (where is None and any(name in shadow for shadow in analysis._shadowed)):
+        return None
+    scope: Optional[Scope] = (where or analysis.where())[0]
+    while scope is not None:
+        if name in scope.bindings:
+            return None
+        scope = scope.parent
+    for star in stars:
+        if star == "torch.nn" and name in TORCH_NN_MODULE_CLASSES:
+            return f"torch.nn.{name}"
+        if analysis.context is not None and analysis.context.lookup(f"{star}.{name}") is not None:
+            return f"{star}.{name}"
     return None
 
 

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, Optional
 
 import libcst as cst
 
+from torchlint.analysis.summary import CLASS, INSTANCE
 from torchlint.analysis.torch_api import is_module_factory
 from torchlint.analysis.values import strip_module_methods
 from torchlint.syntax import argument_value
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
+    from torchlint.analysis.summary import Symbol
 
 _MAX_DEPTH = 8
 
@@ -120,7 +122,12 @@ class ModelClasses:
         if isinstance(expr, (cst.Name, cst.Attribute)):
             qualified = self.analysis.qualified_name(expr, where)
             if qualified is not None:  # an imported name: a class or function object, not a layer
-                return NONE if qualified.startswith("torch.") else UNKNOWN
+                if qualified.startswith("torch."):
+                    return NONE
+                symbol = self.analysis.lookup(qualified)
+                if symbol is None:
+                    return UNKNOWN
+                return _symbol_layers(symbol) if symbol.kind == INSTANCE else NONE
             return self._followed(expr, where, depth, hyperparameters)
         return UNKNOWN
 
@@ -141,6 +148,10 @@ class ModelClasses:
             if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
                 continue  # a function or class object, not an instance
             if isinstance(node, cst.Name) and node.value not in ("None", "True", "False"):
+                symbol = self.analysis.values.imported_symbol(node)
+                if symbol is not None and symbol.kind == INSTANCE:
+                    result |= _symbol_layers(symbol)
+                    continue
                 return UNKNOWN  # an imported or global name we cannot see into
             result |= self._value(node, node_where, depth + 1, hyperparameters)
             if isinstance(node, (cst.List, cst.Tuple)) and isinstance(expr, cst.Name):
@@ -246,6 +257,9 @@ class ModelClasses:
             return UNKNOWN
         if qualified.startswith("torch.") or qualified.split(".")[0] in ("math", "numpy"):
             return NONE  # tensors, parameters, numbers
+        symbol = self.analysis.lookup(qualified)
+        if symbol is not None and symbol.kind != INSTANCE and symbol.module:
+            return _symbol_layers(symbol)  # a class or factory of another module of the project
         return UNKNOWN
 
     def _torch_nn(self, name: str, call: Optional[cst.Call], where, depth, hyperparameters) -> ModeLayers:
@@ -332,6 +346,9 @@ class ModelClasses:
                 return self._torch_nn(last, call, where, depth + 1, True) if last != "Module" else NONE
             if last == "LightningModule" or qualified in ("abc.ABC", "typing.Generic"):
                 return NONE
+            symbol = self.analysis.lookup(qualified)
+            if symbol is not None and symbol.kind == CLASS:
+                return _symbol_layers(symbol) if symbol.module else NONE
             return UNKNOWN
         classes = list(self.analysis.values.local_classes(expr, where))
         if classes:
@@ -346,6 +363,10 @@ class ModelClasses:
 
 
 # ---------------------------------------------------------------------- helpers
+def _symbol_layers(symbol: "Symbol") -> ModeLayers:
+    return ModeLayers(frozenset(symbol.layers), symbol.layers_unknown)
+
+
 def _argument(call: Optional[cst.Call], position: Optional[int], keyword: str):
     return argument_value(call, position, keyword) if call is not None else None
 

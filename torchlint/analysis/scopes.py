@@ -9,7 +9,7 @@ assignments can reach this use?" conservatively: rules fire only when every reac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import libcst as cst
 
@@ -18,9 +18,13 @@ import libcst as cst
 Block = Tuple[int, str]
 
 
+# Resolves a relative import (level, module) to an absolute module name, for files of a package.
+RelativeResolver = Callable[[int, Optional[str]], Optional[str]]
+
+
 @dataclass
 class StatementInfo:
-    seq: int
+    seq: float  # source order; the k-th statement of a `a = 1; b = a` line is seq + k / 1000
     blocks: Tuple[Block, ...]
     scope: "Scope"
     loops: Tuple["LoopRange", ...]  # the enclosing loop bodies in this scope, outermost first
@@ -33,10 +37,10 @@ class StatementInfo:
 class LoopRange:
     """Statement numbers of one loop body; `last` is set once the body has been walked."""
 
-    first: int
-    last: int = -1
+    first: float
+    last: float = -1
 
-    def __contains__(self, seq: int) -> bool:
+    def __contains__(self, seq: float) -> bool:
         return self.first <= seq <= self.last
 
 
@@ -62,6 +66,7 @@ class Scope:
     returns: List[Tuple[Optional[cst.BaseExpression], "StatementInfo"]] = field(default_factory=list)
     attributes: Dict[str, List[Binding]] = field(default_factory=dict)  # class scopes: `self.x = ...`
     is_generator: bool = False
+    star_imports: List[str] = field(default_factory=list)  # `from models import *`: the modules
 
     def add(self, binding: Binding) -> None:
         self.bindings.setdefault(binding.name, []).append(binding)
@@ -77,9 +82,12 @@ class Scope:
 class ScopeIndex:
     """Statement numbering and bindings for one module, built by `build`."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, relative: Optional[RelativeResolver] = None) -> None:
         self.statements: Dict[int, StatementInfo] = {}
+        # The later small statements of a `;`-joined line, each with its own place in the order.
+        self.small_statements: Dict[int, StatementInfo] = {}
         self.scopes: Dict[int, Scope] = {}
+        self._relative = relative
         self.module_scope = Scope("module", module, None)
         self.scopes[id(module)] = self.module_scope
         self._seq = 0
@@ -101,8 +109,13 @@ class ScopeIndex:
     def _walk_statement(self, stmt, scope: Scope, blocks, loops, listed: bool = True) -> None:
         info = self._info(stmt, scope, blocks, loops, listed)
         if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-            for small in stmt.body:
-                self._bind_small(small, scope, info)
+            for position, small in enumerate(stmt.body):
+                small_info = info
+                if position:
+                    small_info = StatementInfo(info.seq + position / 1000, blocks, scope, loops, info.enclosing,
+                                               stmt, listed)
+                    self.small_statements[id(small)] = small_info
+                self._bind_small(small, scope, small_info)
         elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
             outer, self._enclosing = self._enclosing, []
             self._walk_definition(stmt, scope, info)
@@ -135,7 +148,7 @@ class ScopeIndex:
                 self._bind_target(stmt.target, None, "for", scope, info)
             loop = LoopRange(self._seq + 1)
             self._walk_body(stmt.body, scope, blocks + ((id(stmt), "body"),), loops + (loop,))
-            loop.last = self._seq
+            loop.last = self._seq + 0.999  # the `;`-joined statements of its last line too
             if stmt.orelse is not None:
                 self._walk_body(stmt.orelse.body, scope, blocks + ((id(stmt), "else"),), loops)
         elif isinstance(stmt, cst.If):
@@ -193,11 +206,14 @@ class ScopeIndex:
                     top = dotted.split(".")[0]
                     scope.add(Binding(top, "import", info, qualified=top))
         elif isinstance(small, cst.ImportFrom):
-            if small.relative or small.module is None:
-                base = None
+            module = _dotted(small.module) if small.module is not None else None
+            if small.relative:
+                base = self._relative(len(small.relative), module) if self._relative else None
             else:
-                base = _dotted(small.module)
+                base = module
             if isinstance(small.names, cst.ImportStar):
+                if base:
+                    scope.star_imports.append(base)
                 return
             for alias in small.names:
                 name = _dotted(alias.name)

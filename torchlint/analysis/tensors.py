@@ -29,6 +29,7 @@ from torchlint.analysis.torch_api import (
     TENSOR_FACTORIES,
 )
 
+from torchlint.analysis.summary import FUNCTION
 from torchlint.syntax import argument_value, is_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,6 +47,7 @@ class Activation:
     where: "Where"
     input: Optional[cst.BaseExpression]  # what the activation was applied to; None for layers
     dim: Optional[cst.BaseExpression] = None
+    source: Optional[str] = None  # applied in another module of the project: which (`models.Net`)
 _VIEW_ATTRIBUTES = frozenset({"T", "mT", "H", "mH", "real", "imag"})
 
 
@@ -298,6 +300,8 @@ class TensorFacts:
         return found[0] if len(kinds) == 1 else None
 
     def _origin_activation(self, node: cst.CSTNode, where: "Where") -> Optional[Activation]:
+        if isinstance(node, cst.Subscript):  # `model(x)[1]`, `_, probs = model(x)`
+            return self._element_activation(node, where)
         if not isinstance(node, cst.Call):
             return None
         func = node.func
@@ -305,6 +309,12 @@ class TensorFacts:
         if qualified in ACTIVATION_FUNCTIONS:
             return Activation(ACTIVATION_FUNCTIONS[qualified], node, where, argument_value(node, 0, "input"),
                               argument_value(node, 1, "dim"))
+        if qualified in _EXP_FUNCTIONS or (isinstance(func, cst.Attribute) and qualified is None
+                                           and func.attr.value == "exp" and not node.args):
+            return self._exp_of_log_softmax(node, where)
+        symbol = self.analysis.lookup(qualified) if qualified else None
+        if symbol is not None and symbol.kind == FUNCTION and not symbol.module and symbol.returns:
+            return Activation(symbol.returns, node, where, None, source=symbol.qualified)
         if isinstance(func, cst.Attribute) and qualified is None and func.attr.value in ACTIVATION_METHODS:
             if not self.values.is_module(func.value, where):
                 return Activation(ACTIVATION_METHODS[func.attr.value], node, where, func.value,
@@ -313,6 +323,128 @@ class TensorFacts:
         if self.values.is_module(module, where):
             return self.module_output_activation(module, where)
         return None
+
+    def _exp_of_log_softmax(self, call: cst.Call, where: "Where") -> Optional[Activation]:
+        """`torch.exp(F.log_softmax(z, 1))` and `.exp()` of one are softmax probabilities."""
+        func = call.func
+        inner = argument_value(call, 0, "input") if self.analysis.qualified_name(func, where) else func.value  # type: ignore[attr-defined]
+        found = self.activation(inner, where) if inner is not None else None
+        if found is None or found.kind != "log_softmax":
+            return None
+        return Activation("softmax", call, where, found.input, found.dim, found.source)
+
+    def _element_activation(self, node: cst.Subscript, where: "Where") -> Optional[Activation]:
+        """An element of a tuple a module or function returns, by a literal index."""
+        index = _literal_index(node)
+        if index is None:
+            return None
+        _, elements = self.output(node.value, where)
+        if -len(elements) <= index < len(elements) and elements[index] is not None:
+            kind = elements[index]
+            return Activation(kind, node, where, None, source=self._source(node.value, where))  # type: ignore[arg-type]
+        return None
+
+    def _source(self, value: cst.BaseExpression, where: "Where") -> str:
+        """Who applied an activation that is not visible here: the module's class or the function."""
+        call = value if isinstance(value, cst.Call) else None
+        if call is not None:
+            symbol = self.analysis.symbol(call.func, where)
+            if symbol is not None:
+                return symbol.qualified
+            module = self._called_module(call, where)
+            if module is not None:
+                classes = self.values.module_classes(module, where) or []
+                names = [c if isinstance(c, str) else c.name.value for c in classes]  # type: ignore[attr-defined]
+                if len(set(names)) == 1:
+                    return names[0]
+        return "the model"
+
+    # ------------------------------------------------------------------ outputs, for summaries
+    def output(self, expr: cst.BaseExpression, where: "Where") -> Tuple[Optional[str], Tuple[Optional[str], ...]]:
+        """(activation of the value, activations of its elements when it is a tuple)."""
+        found = self.activation(expr, where)
+        if found is not None:
+            return found.kind, ()
+        origins = self.values.origins(expr, where)
+        if not origins:
+            return None, ()
+        results = set()
+        for node, node_where in origins:
+            key = ("output", id(node))
+            if key in self._visiting:
+                return None, ()
+            self._visiting.add(key)
+            try:
+                results.add(self._origin_elements(node, node_where))
+            finally:
+                self._visiting.discard(key)
+        return (None, results.pop()) if len(results) == 1 else (None, ())
+
+    def _origin_elements(self, node: cst.CSTNode, where: "Where") -> Tuple[Optional[str], ...]:
+        if isinstance(node, cst.Tuple) and not any(isinstance(e, cst.StarredElement) for e in node.elements):
+            return tuple(self._kind(e.value, where) for e in node.elements)
+        if not isinstance(node, cst.Call):
+            return ()
+        symbol = self.analysis.symbol(node.func, where)
+        if symbol is not None and symbol.kind == FUNCTION and not symbol.module:
+            return symbol.returns_elements
+        module = self._called_module(node, where)
+        if module is not None:
+            return self.module_output(module, where)[1]
+        return ()
+
+    def _kind(self, expr: cst.BaseExpression, where: "Where") -> Optional[str]:
+        found = self.activation(expr, where)
+        return found.kind if found is not None else None
+
+    def module_output(self, module: cst.BaseExpression, where: "Where") -> Tuple[Optional[str], Tuple[Optional[str], ...]]:
+        """What calling a module value gives: (its output activation, the activations of the
+        elements of the tuple it returns)."""
+        origins = self.values.origins(module, where)
+        if not origins:
+            return None, ()
+        results = set()
+        for node, node_where in origins:
+            key = ("module-output", id(node))
+            if key in self._visiting:
+                return None, ()
+            self._visiting.add(key)
+            try:
+                results.add(self._module_origin_output(node, node_where))
+            finally:
+                self._visiting.discard(key)
+        return results.pop() if len(results) == 1 else (None, ())
+
+    def _module_origin_output(self, node: cst.CSTNode, where: "Where") -> Tuple[Optional[str], Tuple[Optional[str], ...]]:
+        found = self._module_origin_activation(node, where)
+        if found is not None:
+            return found.kind, ()
+        if not isinstance(node, cst.Call):
+            symbol = self.values.imported_symbol(node)
+            return (symbol.forward, symbol.forward_elements) if symbol is not None and symbol.module else (None, ())
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in ("to", "cuda", "cpu", "eval", "train"):
+            return self.module_output(func.value, where)
+        symbol = self.analysis.symbol(func, where)
+        if symbol is not None and symbol.module:
+            return symbol.forward, symbol.forward_elements
+        for classdef, _ in self.values.local_classes(func, where):
+            return self.forward_output(classdef)
+        return None, ()
+
+    def forward_output(self, classdef: cst.ClassDef) -> Tuple[Optional[str], Tuple[Optional[str], ...]]:
+        """What a module class's `forward` returns: an activation, or a tuple with some."""
+        class_scope = self.analysis.index.scopes[id(classdef)]
+        forwards = class_scope.bindings.get("forward", [])
+        if len(forwards) != 1 or forwards[0].kind != "def":
+            return None, ()
+        scope = self.analysis.index.scopes[id(forwards[0].node)]
+        results = set()
+        for value, stmt in scope.returns:
+            if value is None:
+                return None, ()
+            results.add(self.output(value, (scope, stmt)))
+        return results.pop() if len(results) == 1 else (None, ())
 
     def module_output_activation(self, module: cst.BaseExpression, where: "Where") -> Optional[Activation]:
         """The activation a module applies last: nn.Softmax itself, an nn.Sequential whose last
@@ -327,6 +459,9 @@ class TensorFacts:
 
     def _module_origin_activation(self, node: cst.CSTNode, where: "Where") -> Optional[Activation]:
         if not isinstance(node, cst.Call):
+            symbol = self.values.imported_symbol(node)  # `from models import model`
+            if symbol is not None and symbol.module and symbol.forward:
+                return Activation(symbol.forward, node, where, None, source=symbol.qualified)  # type: ignore[arg-type]
             return None
         func = node.func
         if isinstance(func, cst.Attribute) and func.attr.value in ("to", "cuda", "cpu", "eval", "train"):
@@ -344,6 +479,9 @@ class TensorFacts:
             return self.module_output_activation(last, where)
         for classdef, class_where in self.values.local_classes(func, where):
             return self._forward_activation(classdef)
+        symbol = self.analysis.symbol(func, where)
+        if symbol is not None and symbol.module and symbol.forward:
+            return Activation(symbol.forward, node, where, None, source=symbol.qualified)  # type: ignore[arg-type]
         return None
 
     def _forward_activation(self, classdef: cst.ClassDef) -> Optional[Activation]:
@@ -363,6 +501,21 @@ class TensorFacts:
 
 
 # ---------------------------------------------------------------------- syntax helpers
+_EXP_FUNCTIONS = frozenset({"torch.exp", "torch.special.exp"})
+
+
+def _literal_index(node: cst.Subscript) -> Optional[int]:
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    value = node.slice[0].slice.value
+    if isinstance(value, cst.Integer):
+        return int(value.value)
+    if (isinstance(value, cst.UnaryOperation) and isinstance(value.operator, cst.Minus)
+            and isinstance(value.expression, cst.Integer)):
+        return -int(value.expression.value)
+    return None
+
+
 def _keyword_is(call: cst.Call, name: str, literal: str) -> bool:
     value = argument_value(call, None, name)
     return value is not None and is_name(value, literal)

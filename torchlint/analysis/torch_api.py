@@ -64,6 +64,14 @@ MODULE_BASE_CLASSES = frozenset({
     "pytorch_lightning.LightningModule",
 })
 
+# Top-level packages known from tables, never read from the project's files (a checkout of torch
+# itself is judged by what torch's names are, not by reading its sources as a user project).
+LIBRARY_ROOTS = frozenset({
+    "torch", "torchvision", "torchaudio", "torchtext", "timm", "lightning", "pytorch_lightning",
+    "transformers", "numpy", "scipy", "pandas", "sklearn", "functorch", "typing", "abc", "collections",
+    "os", "sys", "math", "time", "timeit", "json", "re", "argparse", "logging", "random", "copy",
+})
+
 # torchvision.models attributes that are not model constructors.
 _TORCHVISION_NON_MODELS = frozenset({"get_model_weights", "get_weight", "list_models", "get_model_builder"})
 

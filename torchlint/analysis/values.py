@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from torchlint.analysis.scopes import Binding
+from torchlint.analysis.summary import CLASS, FUNCTION, INSTANCE
 from torchlint.syntax import is_self_attribute
 from torchlint.analysis.torch_api import (
     MODULE_RETURNING_METHODS,
@@ -20,6 +21,7 @@ from torchlint.analysis.torch_api import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
+    from torchlint.analysis.summary import Symbol
 
 _MAX_DEPTH = 12
 
@@ -32,6 +34,7 @@ class ValueFacts:
         self.analysis = analysis
         self._module_classes: Dict[int, bool] = {}
         self._visiting: Set[int] = set()  # origins being judged now: a cycle adds no evidence
+        self.imported: Dict[int, str] = {}  # origin nodes standing for an imported name: its qualified name
 
     # ------------------------------------------------------------------ following values
     def origins(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> Optional[List[Origin]]:
@@ -101,6 +104,11 @@ class ValueFacts:
             return bindings[0].node  # type: ignore[return-value]
         return None
 
+    def return_origins(self, function: cst.FunctionDef) -> Optional[List[Origin]]:
+        """Every expression a call of a function of this file may evaluate to (None: unknown)."""
+        found: List[Origin] = []
+        return found if self._collect_returns(function, found, set(), 1) else None
+
     def _collect_returns(self, function: cst.FunctionDef, found, seen, depth) -> bool:
         """A call of a local function may evaluate to any of its return values."""
         scope = self.analysis.index.scopes[id(function)]
@@ -124,7 +132,12 @@ class ValueFacts:
             return self._collect_unpacked(binding, where, found, seen, depth)
         if binding.kind in ("assign", "annassign") and binding.value is not None:
             return self._collect(binding.value, where, found, seen, depth + 1)
-        if binding.kind in ("param", "def", "class", "import"):
+        if binding.kind == "import":
+            node = cst.Name(binding.name)
+            self.imported[id(node)] = binding.qualified or ""
+            found.append((node, where))
+            return True
+        if binding.kind in ("param", "def", "class"):
             found.append((binding.node if binding.node is not None else cst.Name(binding.name), where))
             return True
         return False
@@ -137,6 +150,11 @@ class ValueFacts:
         for index in binding.unpack:
             elements: List[Origin] = []
             for node, node_where in containers:
+                if self._returns_tuple_of_own(node, node_where):
+                    # `validity, label = discriminator(x)`: the element of what the module returns
+                    elements.append((cst.Subscript(node, [cst.SubscriptElement(cst.Index(cst.Integer(str(index))))]),
+                                     node_where))
+                    continue
                 if not isinstance(node, (cst.Tuple, cst.List)) or len(node.elements) <= index or any(
                     isinstance(e, cst.StarredElement) for e in node.elements
                 ):
@@ -146,6 +164,21 @@ class ValueFacts:
             containers = elements
         found.extend(containers)
         return True
+
+    def _returns_tuple_of_own(self, node: cst.CSTNode, where: "Where") -> bool:
+        """A call of a module, or of a function of the project, whose elements the analysis
+        can tell apart (unlike `torch.max`, whose values and indices differ in kind)."""
+        if isinstance(node, cst.Subscript):
+            return isinstance(node.value, (cst.Call, cst.Subscript)) and self._returns_tuple_of_own(node.value, where)
+        if not isinstance(node, cst.Call):
+            return False
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "forward":
+            func = func.value
+        symbol = self.analysis.symbol(func, where)
+        if symbol is not None:
+            return symbol.kind == FUNCTION and not symbol.module
+        return self.is_module(func, where)
 
     # ------------------------------------------------------------------ modules
     def is_module(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> bool:
@@ -166,6 +199,9 @@ class ValueFacts:
         if isinstance(node, cst.Param):
             annotation = node.annotation.annotation if node.annotation else None
             return annotation is not None and self._is_module_class_expr(annotation, where)
+        if id(node) in self.imported:  # `from models import model`: a module instance of the project
+            symbol = self.imported_symbol(node)
+            return symbol is not None and symbol.kind == INSTANCE and symbol.module
         if not isinstance(node, cst.Call):
             return False
         func = node.func
@@ -174,7 +210,16 @@ class ValueFacts:
                 return True
         if is_module_factory(self.analysis.qualified_name(func, where)):
             return True
+        symbol = self.analysis.symbol(func, where)
+        if symbol is not None:
+            return symbol.module and symbol.kind != INSTANCE
         return self._is_local_module_class(func, where)
+
+    def imported_symbol(self, node: cst.CSTNode) -> Optional["Symbol"]:
+        """The project symbol an origin standing for an imported name refers to."""
+        qualified = self.imported.get(id(node))
+        context = self.analysis.context
+        return context.lookup(qualified) if qualified and context is not None else None
 
     def module_classes(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> Optional[List[object]]:
         """The classes a module value is built from: a qualified name (str) for library classes,
@@ -211,14 +256,20 @@ class ValueFacts:
         qualified = self.analysis.qualified_name(func, where)
         if is_module_factory(qualified):
             return [qualified]
+        symbol = self.analysis.symbol(func, where)
+        if symbol is not None:
+            return [symbol.qualified] if symbol.module and symbol.kind != INSTANCE else None
         return [classdef for classdef, _ in self.local_classes(func, where)] or None
 
     def _is_module_class_expr(self, expr: cst.BaseExpression, where: "Where") -> bool:
         if isinstance(expr, cst.SimpleString):  # "nn.Module" forward references are not followed
             return False
-        return is_module_class_name(self.analysis.qualified_name(expr, where)) or self._is_local_module_class(
-            expr, where
-        )
+        if is_module_class_name(self.analysis.qualified_name(expr, where)):
+            return True
+        symbol = self.analysis.symbol(expr, where)
+        if symbol is not None:
+            return symbol.kind == CLASS and symbol.module
+        return self._is_local_module_class(expr, where)
 
     def _is_local_module_class(self, expr: cst.BaseExpression, where: "Where") -> bool:
         """`Net` names a class of this file that subclasses an nn.Module class (transitively)."""

@@ -49,7 +49,13 @@ class _CrossEntropyInput(Rule):
         return found.input is not None and found.where[0] is self.analysis.where()[0]
 
     def layer_text(self, found: Activation) -> str:
+        """The layer or call here that applies the activation."""
         return self.analysis.module.code_for_node(found.node).strip()
+
+    def origin_text(self, found: Activation) -> str:
+        if found.source is not None:
+            return f" (`{found.source}` returns {found.kind} outputs)"
+        return f" (the model ends in `{self.layer_text(found)}`)"
 
     def _fix(self, call: cst.Call, loss_input: cst.Arg, found: Activation) -> Optional[Fix]:
         """Pass the activation's input instead of its output, when that is the same value here."""
@@ -119,7 +125,7 @@ class SoftmaxBeforeCrossEntropy(_CrossEntropyInput):
     activation_kind = "softmax"
 
     def message(self, found: Activation) -> str:
-        where = "" if self.in_same_function(found) else f" (the model ends in `{self.layer_text(found)}`)"
+        where = "" if self.in_same_function(found) else self.origin_text(found)
         return ("CrossEntropyLoss applies log_softmax itself: giving it softmax probabilities" + where
                 + " squashes the loss and shrinks its gradients; pass the logits")
 
@@ -178,7 +184,9 @@ class RedundantLogSoftmaxBeforeCrossEntropy(_CrossEntropyInput):
         if self.in_same_function(found):
             return ("CrossEntropyLoss applies log_softmax over the class dimension itself: this log_softmax "
                     "is redundant over that dimension and changes the loss over any other; pass the logits")
-        return (f"CrossEntropyLoss applies log_softmax itself: the model's final `{self.layer_text(found)}` "
+        final = (f"`{found.source}`'s final log_softmax" if found.source is not None
+                 else f"the model's final `{self.layer_text(found)}`")
+        return (f"CrossEntropyLoss applies log_softmax itself: {final} "
                 "is redundant work (same loss); use NLLLoss with it, or drop it and keep CrossEntropyLoss")
 
     def fix_allowed(self, found: Activation) -> bool:
