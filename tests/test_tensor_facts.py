@@ -87,41 +87,145 @@ def test_no_cuda_evidence_is_silent(body):
     assert codes(body) == []
 
 
-@pytest.mark.parametrize("body", [
-    "y = x.transpose(0, 1).view(-1)",
-    "y = x.permute(2, 0, 1).float().view(-1)",
-    "y = x.T.view(-1)",
-    "y = x.mT.view(-1)",
-    "y = x.expand(3, 4).view(-1)",
-    "y = torch.transpose(x, 0, 1).view(-1)",
-    "y = x.movedim(0, 1).view(-1)",
-    "y = x[::2].view(-1)",
-    "t = x.t()\nt = t * 2\ny = t.view(-1)",
-    "y = x.permute(0, 2, 3, 1).view(b, h * w, c)",
-    "y = x.t().view(12)",
-    "y = x.t().view((-1, 4))",
-])
-def test_non_contiguous_evidence(body):
-    assert codes(body) == ["TL202"]
+# ---------------------------------------------------------------------- layout
+# Each case: the code (it computes `y`), the inputs it runs on, and whether the view is reported.
+# The test runs it with torch: a reported view raises "view size is not compatible", a silent one works.
+LAYOUT_CASES = [
+    # reported
+    ("y = x.transpose(0, 1).view(-1)", "x = torch.randn(3, 4)", True),
+    ("y = x.transpose(1, 2).view(b, -1)", "x = torch.randn(2, 3, 4); b = 2", True),
+    ("y = (a @ v).transpose(1, 2).view(B, N, H * D)",
+     "a = torch.randn(2, 3, 5, 5); v = torch.randn(2, 3, 5, 4); B, H, N, D = 2, 3, 5, 4", True),
+    ("q = x.view(b, n, h, d)\ny = q.transpose(1, 2).view(b * h, n, d)",
+     "x = torch.randn(2, 5, 12); b, n, h, d = 2, 5, 3, 4", True),
+    ("y = x.permute(0, 2, 3, 1).view(x.size(0), -1)", "x = torch.randn(2, 3, 4, 5)", True),
+    ("y = x.permute(0, 2, 3, 1).view(b, h, -1)", "x = torch.randn(2, 3, 4, 5); b, h = 2, 4", True),
+    ("y = x.permute(2, 0, 1).float().view(-1)", "x = torch.randn(2, 3, 4)", True),
+    ("y = torch.permute(x, (0, 2, 1)).view(b, -1)", "x = torch.randn(2, 3, 4); b = 2", True),
+    ("y = out.transpose(0, 1).view(-1, hidden)", "out = torch.randn(5, 2, 4); hidden = 4", True),
+    ("y = x.T.view(-1)", "x = torch.randn(3, 4)", True),
+    ("y = x.mT.view(-1)", "x = torch.randn(2, 3, 4)", True),
+    ("y = torch.transpose(x, 0, 1).view(-1)", "x = torch.randn(3, 4)", True),
+    ("y = x.swapaxes(0, 1).view(-1)", "x = torch.randn(3, 4)", True),
+    ("y = x.movedim(0, 1).view(-1)", "x = torch.randn(3, 4)", True),
+    ("y = x.t().view(12)", "x = torch.randn(3, 4)", True),
+    ("y = x.t().view((-1, 6))", "x = torch.randn(4, 3)", True),
+    ("y = x.expand(3, 4).view(-1)", "x = torch.randn(1, 4)", True),
+    ("y = pos.expand(b, -1, -1).view(-1, d)", "pos = torch.randn(1, 3, 4); b, d = 2, 4", True),
+    ("y = x[::2].view(-1)", "x = torch.randn(4, 6)", True),
+    ("y = x.narrow(1, 0, 2).view(-1)", "x = torch.randn(3, 4)", True),
+    ("y = logits[:, :-1].view(-1, v)", "logits = torch.randn(2, 5, 7); v = 7", True),
+    # element-wise results and comparisons keep the layout of their first tensor operand
+    ("t = x.t()\nt = t * 2\ny = t.view(-1)", "x = torch.randn(3, 4)", True),
+    ("y = (x.t() + z).view(-1)", "x = torch.randn(3, 4); z = torch.randn(4, 3)", True),
+    ("y = (x.t() > 0).view(-1)", "x = torch.randn(3, 4)", True),
+    ("y = F.relu(x.t()).view(-1)", "x = torch.randn(3, 4)", True),
+    ("y = x.t().eq(z).detach().view(-1)", "x = torch.randn(3, 4); z = torch.randn(4, 3)", True),
+    # the top-k accuracy idiom: a prefix slice keeps the transposed layout
+    ("_, pred = out.topk(5, 1, True, True)\npred = pred.t()\n"
+     "correct = pred.eq(target.view(1, -1).expand_as(pred))\ny = correct[:5].view(-1).float().sum(0)",
+     "out = torch.randn(8, 10); target = torch.randint(0, 10, (8,))", True),
+    # silent: each of these works
+    ("y = x.transpose(0, 1).contiguous().view(-1)", "x = torch.randn(3, 4)", False),
+    ("y = x.view(-1)", "x = torch.randn(3, 4)", False),
+    ("t = x.t()\nt = t.contiguous()\ny = t.view(-1)", "x = torch.randn(3, 4)", False),
+    ("y = x.t().view(torch.int32)", "x = torch.randn(3, 4)", False),
+    ("y = x.permute(1, 2, 0).view(torch.int32)", "x = torch.randn(2, 3, 4)", False),
+    ("y = x.transpose(1, 2).view(-1, c, h, w)", "x = torch.randn(2, 12, 3); c, h, w = 3, 3, 4", False),
+    ("y = x.transpose(1, 2).view(b, -1, h, w)", "x = torch.randn(2, 12, 3); b, h, w = 2, 3, 4", False),
+    ("y = x.transpose(1, 2).view(b, c, h, w)", "x = torch.randn(2, 12, 3); b, c, h, w = 2, 3, 3, 4", False),
+    ("y = x.permute(0, 2, 3, 1).view(b, h * w, c)", "x = torch.randn(2, 3, 4, 5); b, h, w, c = 2, 4, 5, 3", False),
+    ("y = x.permute(0, 2, 3, 1).view(b, -1, c)", "x = torch.randn(2, 3, 4, 5); b, c = 2, 3", False),
+    ("y = x.permute(0, 3, 1, 2).view(b, -1, h * w)", "x = torch.randn(2, 4, 5, 3); b, h, w = 2, 4, 5", False),
+    ("y = x[:, :, ::2].view(b * n, -1)", "x = torch.randn(2, 3, 8); b, n = 2, 3", False),
+    ("y = x[..., ::2].view(b * n, -1)", "x = torch.randn(2, 3, 8); b, n = 2, 3", False),
+    ("y = x[1:3].view(-1)", "x = torch.randn(4, 6)", False),
+    ("y = x.t()[0].view(-1)", "x = torch.randn(3, 4)", False),
+    ("y = pos.expand(b, -1, -1).view(b, -1)", "pos = torch.randn(1, 3, 4); b = 2", False),
+    ("y = (z + x.t()).view(-1)", "x = torch.randn(3, 4); z = torch.randn(4, 3)", False),
+    ("y = x.t().masked_fill(x.t() > 0, 0.0).view(-1)", "x = torch.randn(3, 4)", False),
+    ("y = x.t().softmax(-1).view(-1)", "x = torch.randn(3, 4)", False),
+    ("y = (x[::2] | x[1::2] << 4).view(-1)", "x = torch.randint(0, 9, (4, 6))", False),
+    ("q = x.view(n, b * h, d).transpose(0, 1)\ny = q.view(b, h, n, d)",
+     "x = torch.randn(5, 6, 4); n, b, h, d = 5, 2, 3, 4", False),
+    ("y = x.transpose(-2, -1).view(nb, n // k, k, m // k, k)",
+     "x = torch.randn(2, 4, 6); nb, n, m, k = 2, 6, 4, 2", False),
+]
+
+
+@pytest.mark.parametrize("body, inputs, reported", LAYOUT_CASES, ids=[c[0] for c in LAYOUT_CASES])
+def test_layout_facts_agree_with_torch(body, inputs, reported):
+    torch = pytest.importorskip("torch")
+    assert codes(body) == (["TL202"] if reported else [])
+    env = {"torch": torch, "F": torch.nn.functional}
+    exec(inputs, env)
+    if reported:
+        with pytest.raises(RuntimeError, match="view size is not compatible"):
+            exec(body, env)
+    else:
+        exec(body, env)
 
 
 @pytest.mark.parametrize("body", [
-    "y = x.transpose(0, 1).contiguous().view(-1)",
-    "y = x.transpose(0, 1).reshape(-1)",
-    "y = x.view(-1)",
-    "y = x.t().view(torch.float32)",
-    "t = x.t()\nt = t.contiguous()\ny = t.view(-1)",
-    "y = (x.t() + z).view(-1)",
-    "y = x[1:3].view(-1)",
-    # Found on torch's own sources: each of these works.
-    "y = x.permute(1, 2, 0).view(torch.float4_e2m1fn_x2)",            # a dtype view
-    "y = (x[::2] | x[1::2] << 4).view(-1)",                            # strided inputs: fresh result
-    "q = x.view(n, b * h, d).transpose(0, 1)\ny = q.view(b, h, n, d)",  # splitting a dimension
-    "y = x.transpose(-2, -1).view(nb, n // k, k, m // k, k)",
-    "y = x.t().view(shape)",                                           # shape unknown
+    "y = x.t().view(shape)",                       # the shape is unknown
+    "y = x.t().view(*sizes)",
+    "y = x.permute(*order).view(b, -1)",           # a permutation not written out: only flattening is sure
+    "def f(x: torch.Tensor):\n    return x.view(-1)",
+    "for x in loader:\n    y = x.transpose(1, 2)[0].view(-1)",
 ])
-def test_contiguous_or_unknown_is_silent(body):
+def test_unknown_layout_or_shape_is_silent(body):
     assert codes(body) == []
+
+
+def test_submodule_named_like_a_tensor_method_is_not_one():
+    body = """
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.t = nn.Linear(4, 4)
+            self.T = 2.0
+
+        def forward(self, x):
+            return self.t(x).view(-1), (x / self.T).view(-1)
+    """
+    assert codes(body) == []
+
+
+def _query(source):
+    """The analysis of `source` and where its last statement is, to ask it directly."""
+    import libcst as cst
+
+    from torchlint.analysis import ModuleAnalysis
+
+    module = cst.parse_module(textwrap.dedent(source))
+    analysis = ModuleAnalysis(module)
+    last = module.body[-1]
+    return analysis, last.body[0].value, (analysis.index.module_scope, analysis.index.statements[id(last)])
+
+
+def test_layouts_query_follows_transposes_through_names():
+    analysis, expr, where = _query("t = x.transpose(1, 2)\nu = t * 2\nu\n")
+    (found,) = analysis.tensors.layouts(expr, where)
+    assert found.breaks() == {0, 1} and found.breaks(4) == {0, 1, 2}
+    assert not found.view_may_fail((0, 1, 1, 1)) and found.view_may_fail((1, 0))
+
+
+def test_layouts_query_is_none_without_evidence():
+    for source in ("x\n", "x.view(2, 3)\n", "x.t().contiguous()\n", "(y + x.t())\n"):
+        analysis, expr, where = _query(source)
+        assert analysis.tensors.layouts(expr, where) is None, source
+
+
+def test_layout_model():
+    from torchlint.analysis.layout import FULL, MERGE_REST, RANGE, STEP, contiguous
+
+    channels_last = contiguous(4).permuted((0, 2, 3, 1))
+    assert channels_last.breaks() == {0, 2}
+    assert not channels_last.view_may_fail((1, 2, 1)) and channels_last.view_may_fail((1, MERGE_REST))
+    assert contiguous().sliced([FULL, FULL, STEP]).breaks(4) == {2}   # a gap after the strided dim
+    assert contiguous().sliced([FULL, RANGE]).breaks() == {0}         # the outer dim steps over the cut
+    assert contiguous().matrix_transposed().element_wise().sliced([RANGE]).view_may_fail((MERGE_REST,))
+    assert contiguous(3).expanded([False, True, True]).breaks() == {0}
 
 
 @pytest.mark.parametrize("body, expected", [

@@ -9,20 +9,17 @@ unannotated parameter) answers no, so rules stay silent rather than guess.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
+from torchlint.analysis import layout
+from torchlint.analysis.layout import Layout
 from torchlint.analysis.torch_api import (
     ACTIVATION_FUNCTIONS,
     ACTIVATION_METHODS,
     ACTIVATION_MODULES,
     DTYPE_NAMES,
-    LAYOUT_CHANGING_FUNCTIONS,
-    LAYOUT_CHANGING_METHODS,
-    LAYOUT_KEEPING_METHODS,
-    PERMUTING_FUNCTIONS,
-    PERMUTING_METHODS,
     NO_GRAD_RESULT_FUNCTIONS,
     NO_GRAD_RESULT_METHODS,
     PARAMETERLESS_NN_CLASSES,
@@ -30,7 +27,7 @@ from torchlint.analysis.torch_api import (
 )
 
 from torchlint.analysis.summary import FUNCTION
-from torchlint.syntax import argument_value, is_name
+from torchlint.syntax import argument_value, has_star_args, is_name, is_self_attribute
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
@@ -224,58 +221,178 @@ class TensorFacts:
         return False
 
     # ------------------------------------------------------------------ layout
-    def may_be_non_contiguous(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> bool:
-        """True when every origin is a transposed/permuted/expanded/strided view (or an op
-        that keeps such a layout), with no `.contiguous()` in between."""
-        return self._every_origin("layout", expr, where, self._origin_non_contiguous)
+    def view_may_fail(self, call: cst.Call, where: Optional["Where"] = None) -> bool:
+        """`x.view(sizes)` merges dimensions that every layout `x` may have keeps apart in
+        memory (analysis/layout.py), so it raises for sizes above 1."""
+        if not isinstance(call.func, cst.Attribute) or self._is_dtype(call.args, where):
+            return False
+        sizes = layout.view_sizes(call.args)
+        layouts = self.layouts(call.func.value, where) if sizes is not None else None
+        return bool(layouts) and all(found.view_may_fail(sizes) for found in layouts)  # type: ignore[arg-type]
 
-    def _origin_non_contiguous(self, node: cst.CSTNode, where: "Where") -> bool:
+    def layouts(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> Optional[List[Layout]]:
+        """The layout of each value `expr` may have; None unless every one is shown to be
+        non-contiguous (transposed, permuted, sliced with gaps, expanded)."""
+        origins = self.values.origins(expr, where)
+        if not origins:
+            return None
+        found: List[Layout] = []
+        for node, node_where in origins:
+            key = ("layout", id(node))
+            if key in self._visiting:
+                continue  # `x = x.t()` in a loop: the other origins decide
+            self._visiting.add(key)
+            try:
+                result = self._origin_layout(node, node_where)
+            finally:
+                self._visiting.discard(key)
+            if result is None or result.is_contiguous:
+                return None
+            found.append(result)
+        return found or None
+
+    def _layout_of(self, expr: cst.BaseExpression, where: "Where") -> Optional[Layout]:
+        """The one layout of an operand: contiguous when nothing shows otherwise (a parameter,
+        a batch), None when its origins disagree."""
+        origins = self.values.origins(expr, where)
+        if not origins:
+            return layout.contiguous()
+        results = set()
+        for node, node_where in origins:
+            key = ("layout", id(node))
+            if key in self._visiting:
+                continue
+            self._visiting.add(key)
+            try:
+                results.add(self._origin_layout(node, node_where))
+            finally:
+                self._visiting.discard(key)
+        return results.pop() if len(results) == 1 else None
+
+    def _origin_layout(self, node: cst.CSTNode, where: "Where") -> Optional[Layout]:
         if isinstance(node, cst.Attribute):
-            return node.attr.value in ("T", "mT", "H", "mH")
+            return self._attribute_layout(node, where)
         if isinstance(node, cst.Subscript):
-            return _has_step(node) or self.may_be_non_contiguous(node.value, where) and _is_full_slice(node)
-        if isinstance(node, cst.BinaryOperation):
-            # Element-wise results keep a *permuted* layout; strided or expanded inputs (not
-            # dense) give a freshly allocated, contiguous result.
-            left = self.is_permuted(node.left, where)
-            right = self.is_permuted(node.right, where)
-            return (left and (right or _is_number(node.right))) or (right and _is_number(node.left))
-        if not isinstance(node, cst.Call):
-            return False
+            kinds = layout.slice_kinds(node)
+            base = self._layout_of(node.value, where)
+            if kinds is None or base is None:
+                return layout.contiguous() if base is not None and base.is_contiguous else None
+            return base.sliced(kinds)
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, _ELEMENT_WISE_OPERATORS):
+            return self._element_wise(node.left, node.right, where)
+        if isinstance(node, cst.Comparison) and all(
+            isinstance(c.operator, _COMPARISON_OPERATORS) for c in node.comparisons
+        ):
+            return self._element_wise(node.left, node.comparisons[0].comparator, where)
+        if isinstance(node, cst.UnaryOperation) and not isinstance(node.operator, cst.Not):
+            base = self._layout_of(node.expression, where)
+            return base.element_wise() if base is not None else None
+        if isinstance(node, cst.Call):
+            return self._call_layout(node, where)
+        return layout.contiguous()
+
+    def _attribute_layout(self, node: cst.Attribute, where: "Where") -> Optional[Layout]:
+        name = node.attr.value
+        if name not in ("T", "H", "mT", "mH", "data") or is_self_attribute(node) or self.values.is_module(
+            node.value, where
+        ):
+            return layout.contiguous()
+        base = self._layout_of(node.value, where)
+        if base is None or name == "data":
+            return base
+        return base.matrix_transposed() if name in ("T", "H") else base.transposed(-2, -1)
+
+    def _element_wise(self, first: cst.BaseExpression, second: cst.BaseExpression, where: "Where") -> Optional[Layout]:
+        """TensorIterator lays the result out like its first tensor operand (a Python number
+        does not count)."""
+        operand = second if _is_number(first) else first
+        base = self._layout_of(operand, where)
+        return base.element_wise() if base is not None else None
+
+    def _call_layout(self, node: cst.Call, where: "Where") -> Optional[Layout]:
         func = node.func
         qualified = self.analysis.qualified_name(func, where)
-        if qualified in LAYOUT_CHANGING_FUNCTIONS:
-            return True
-        if isinstance(func, cst.Attribute) and qualified is None:
-            method = func.attr.value
-            if method in LAYOUT_CHANGING_METHODS:
-                return True
-            if method in LAYOUT_KEEPING_METHODS:
-                return self.is_permuted(func.value, where)
-        return False
+        if qualified is not None:
+            positional = [arg.value for arg in node.args if arg.keyword is None and not arg.star]
+            if not positional or has_star_args(node):
+                return layout.contiguous()
+            if qualified in layout.SIZED_FACTORIES:
+                sizes = layout.view_sizes(node.args)
+                return layout.contiguous(len(sizes) if sizes is not None else None)
+            if qualified in layout.ELEMENT_WISE_FUNCTIONS:
+                rest = positional[1] if len(positional) > 1 else positional[0]
+                return self._element_wise(positional[0], rest, where)
+            method = _TENSOR_FUNCTIONS.get(qualified)
+            if method is None:
+                return layout.contiguous()
+            return self._method_layout(method, positional[0], positional[1:], node, where)
+        if not isinstance(func, cst.Attribute) or self.values.is_module(func.value, where):
+            return layout.contiguous()  # `self.t(x)`, `model.transpose(...)`: not tensor methods
+        if has_star_args(node):
+            if func.attr.value in ("permute", "transpose", "movedim"):
+                return layout.unplaced(dense=True)
+            return layout.contiguous()
+        positional = [arg.value for arg in node.args if arg.keyword is None]
+        return self._method_layout(func.attr.value, func.value, positional, node, where)
 
-    def is_permuted(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> bool:
-        """A dense view with permuted strides (transpose, permute, .T, ...), which element-wise
-        ops and dtype/device moves preserve."""
-        return self._every_origin("permuted", expr, where, self._origin_permuted)
+    def _method_layout(self, method: str, receiver: cst.BaseExpression, args: List[cst.BaseExpression],
+                       call: cst.Call, where: "Where") -> Optional[Layout]:
+        """The layout of `receiver.method(*args)`; contiguous for calls that are not the tensor
+        method of that name (`self.t(x)` takes an argument, `Tensor.t` takes none)."""
+        if method in layout.SHAPING_METHODS:
+            sizes = layout.view_sizes(call.args) if method in ("view", "reshape") else None
+            return layout.contiguous(len(sizes) if sizes is not None and not self._is_dtype(call.args, where) else None)
+        known = method in layout.SWAP_METHODS or method in _REORDERING_METHODS
+        if not known and method not in layout.ELEMENT_WISE_METHODS and method not in layout.ALIAS_METHODS:
+            return layout.contiguous()
+        base = self._layout_of(receiver, where)
+        if base is None:
+            return None
+        if method in layout.ALIAS_METHODS:
+            return base
+        if method in layout.ELEMENT_WISE_METHODS:
+            return base.element_wise()
+        dims = [layout.literal_int(arg) for arg in args]
+        literal = all(d is not None for d in dims)
+        if method in layout.SWAP_METHODS or method in ("movedim", "moveaxis"):
+            if len(args) != 2:
+                return layout.contiguous()
+            if not literal:
+                return base.scrambled()
+            a, b = dims
+            return base.transposed(a, b) if method in layout.SWAP_METHODS else base.moved(a, b)  # type: ignore[arg-type]
+        if method in ("t", "t_"):
+            return base.matrix_transposed() if not args else layout.contiguous()
+        if method == "permute":
+            if len(args) == 1 and isinstance(args[0], (cst.Tuple, cst.List)):
+                args = [e.value for e in args[0].elements]
+                dims = [layout.literal_int(arg) for arg in args]
+                literal = all(d is not None for d in dims) and not any(isinstance(a, cst.StarredElement) for a in args)
+            if not args:
+                return layout.contiguous()
+            return (base.permuted(dims) if literal else base.scrambled()) or layout.contiguous()  # type: ignore[arg-type]
+        if method == "expand":
+            sizes = args
+            if len(args) == 1 and isinstance(args[0], (cst.Tuple, cst.List)):
+                sizes = [e.value for e in args[0].elements]
+            if not sizes:
+                return layout.contiguous()
+            return base.expanded([layout.literal_int(size) == -1 for size in sizes])
+        if method == "narrow":
+            if len(args) != 3 or dims[0] is None:
+                return layout.contiguous()
+            dim = dims[0]
+            kinds = [layout.FULL] * dim + [layout.RANGE] if dim >= 0 else [layout.ELLIPSIS, layout.RANGE] + [layout.FULL] * (-dim - 1)
+            return base.sliced(kinds)
+        # expand_as, unfold, diagonal: windows and stride-0 dims, placed where the code does not say
+        return layout.unplaced(dense=False) if args else layout.contiguous()
 
-    def _origin_permuted(self, node: cst.CSTNode, where: "Where") -> bool:
-        if isinstance(node, cst.Attribute):
-            return node.attr.value in ("T", "mT", "H", "mH")
-        if isinstance(node, cst.BinaryOperation):
-            return self._origin_non_contiguous(node, where)
-        if not isinstance(node, cst.Call):
+    def _is_dtype(self, args: Sequence[cst.Arg], where: Optional["Where"]) -> bool:
+        """`x.view(torch.int32)` reinterprets the dtype: a different operation with other rules."""
+        if len(args) != 1 or args[0].keyword is not None:
             return False
-        func = node.func
-        qualified = self.analysis.qualified_name(func, where)
-        if qualified in PERMUTING_FUNCTIONS:
-            return True
-        if isinstance(func, cst.Attribute) and qualified is None:
-            if func.attr.value in PERMUTING_METHODS:
-                return True
-            if func.attr.value in LAYOUT_KEEPING_METHODS:
-                return self.is_permuted(func.value, where)
-        return False
+        qualified = self.analysis.qualified_name(args[0].value, where) or ""
+        return qualified.startswith("torch.") and qualified.count(".") == 1
 
     # ------------------------------------------------------------------ activations
     def activation(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> Optional[Activation]:
@@ -521,18 +638,21 @@ def _keyword_is(call: cst.Call, name: str, literal: str) -> bool:
     return value is not None and is_name(value, literal)
 
 
-def _has_step(node: cst.Subscript) -> bool:
-    for element in node.slice:
-        index = element.slice
-        if isinstance(index, cst.Slice) and index.step is not None:
-            if not (isinstance(index.step, cst.Integer) and index.step.value == "1"):
-                return True
-    return False
-
-
-def _is_full_slice(node: cst.Subscript) -> bool:
-    return all(isinstance(e.slice, cst.Slice) and e.slice.lower is None and e.slice.upper is None
-               and e.slice.step is None for e in node.slice)
+_ELEMENT_WISE_OPERATORS = (
+    cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.FloorDivide, cst.Modulo, cst.Power,
+    cst.BitAnd, cst.BitOr, cst.BitXor, cst.LeftShift, cst.RightShift,
+)
+_COMPARISON_OPERATORS = (cst.Equal, cst.NotEqual, cst.LessThan, cst.LessThanEqual, cst.GreaterThan,
+                         cst.GreaterThanEqual)
+_REORDERING_METHODS = frozenset(
+    "t t_ permute movedim moveaxis expand expand_as unfold diagonal narrow".split()
+)
+# torch functions that are a tensor method applied to their first argument.
+_TENSOR_FUNCTIONS = {
+    **{f: f.split(".")[-1] for f in layout.SWAP_FUNCTIONS},
+    "torch.t": "t", "torch.permute": "permute", "torch.movedim": "movedim", "torch.moveaxis": "moveaxis",
+    "torch.narrow": "narrow", "torch.diagonal": "diagonal",
+}
 
 
 def _is_number(node: cst.CSTNode) -> bool:

@@ -9,22 +9,28 @@ from torchlint.rule import SAFE, Edit, Fix, Rule, register
 class ViewOnNonContiguous(Rule):
     """
     ## What it does
-    Finds `.view(...)` that merges dimensions (a `-1`, a product such as `h * w`, or a single
-    size) on a tensor that may be non-contiguous: the result of `transpose`, `permute`, `.t()`,
-    `.T`, `.mT`, `expand`, `movedim`, `swapaxes`/`swapdims`, a strided slice such as `x[::2]`, or
-    an element-wise op on a transposed or permuted tensor (which keeps its layout), with no
-    `.contiguous()` in between. Values are followed through assignments. Views that only split
-    dimensions (`q.view(b, heads, n, d)` after a transpose) always work and are not reported, nor
-    are dtype views (`x.view(torch.int32)`).
+    Finds `.view(...)` that merges dimensions which are not adjacent and in order in memory: after
+    `transpose`, `permute`, `.t()`, `.T`, `.mT`, `movedim`, `swapaxes`, `expand`, a step slice
+    (`x[::2]`), a slice that shortens an inner dimension (`x[:, :-1]`, `narrow`), or an element-wise
+    op or comparison whose first operand is one of those (the result keeps its layout: the
+    top-k accuracy idiom `pred.t().eq(...)[:k].view(-1)`), with no `.contiguous()` in between.
+    Values are followed through assignments; the permutation is tracked when its dims are literal.
+
+    Which dimensions a view merges is read from its sizes: a `-1` or a product such as `h * w`
+    merges, a single size is one dimension, and a view with more sizes than the input has dims
+    splits. Views that only split (`x.transpose(1, 2).view(-1, c, h, w)` from `(b, h * w, c)`),
+    merge dims that stay adjacent (`x.permute(0, 2, 3, 1).view(b, h * w, c)`), keep a strided last
+    dim whole (`x[:, :, ::2].view(b * n, -1)`), or reinterpret the dtype (`x.view(torch.int32)`)
+    are not reported; nor are calls that are not the tensor method (`self.t(x)` on a submodule).
 
     ## Why is this bad?
     `view` never copies: it reinterprets the existing memory, which is possible only when the
     requested shape is compatible with the tensor's strides. After a transpose or permute it
     usually is not, and the call fails with `RuntimeError: view size is not compatible with input
     tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use
-    .reshape(...) instead.` Whether it fails depends on the shapes: some views of permuted tensors
-    succeed (`x.permute(0, 2, 3, 1).view(b, h * w, c)` does), so the bug can hide until the batch
-    or image size changes. Hence "may raise".
+    .reshape(...) instead.` Whether it fails can depend on the sizes (a dimension of
+    size 1 merges with anything: the top-k idiom works for k = 1 and raises for k = 5), so the bug
+    can hide until the batch or image size changes. Hence "may raise".
 
     ## Example
     ```python
@@ -53,22 +59,11 @@ class ViewOnNonContiguous(Rule):
     fix_safety = SAFE
     triggers = (".view(",)
 
-    def _is_dtype_view(self, call: cst.Call) -> bool:
-        """`x.view(torch.int32)` reinterprets the dtype: a different operation with other rules."""
-        if len(call.args) != 1 or call.args[0].keyword is not None:
-            return False
-        qualified = self.analysis.qualified_name(call.args[0].value) or ""
-        return qualified.startswith("torch.") and qualified.count(".") == 1
-
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if not (isinstance(func, cst.Attribute) and func.attr.value == "view"):
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "view") or not node.args:
             return
-        if not node.args or self._is_dtype_view(node) or not _may_merge_dimensions(node):
-            return
-        if self.analysis.qualified_name(func) is not None:
-            return
-        if not self.analysis.tensors.may_be_non_contiguous(func.value):
+        if self.analysis.qualified_name(func) is not None or not self.analysis.tensors.view_may_fail(node):
             return
         self.report(
             node,
@@ -76,26 +71,3 @@ class ViewOnNonContiguous(Rule):
             "may raise; use `.reshape()`, which copies only when it must",
             Fix(SAFE, "Use `.reshape()`", (Edit(func.attr, func.attr.with_changes(value="reshape")),)),
         )
-
-
-def _may_merge_dimensions(call: cst.Call) -> bool:
-    """Only a view that merges dimensions can fail on a permuted tensor: splitting one dimension
-    (`q.view(b, heads, n, d)` after a transpose) always works. Evidence of merging: a `-1`, a
-    product such as `h * w`, or a single size (a 1-D result). Other shapes are not reported."""
-    sizes = [arg.value for arg in call.args if arg.keyword is None and not arg.star]
-    if len(sizes) == 1 and isinstance(sizes[0], (cst.Tuple, cst.List)):
-        sizes = [element.value for element in sizes[0].elements]
-    elif len(sizes) == 1 and not isinstance(sizes[0], cst.Name):
-        return True  # `x.t().view(12)`, `x.t().view(x.numel())`: flattened to one dimension
-    return any(_is_minus_one(size) or _has_product(size) for size in sizes)
-
-
-def _is_minus_one(node: cst.BaseExpression) -> bool:
-    return (isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus)
-            and isinstance(node.expression, cst.Integer) and node.expression.value == "1")
-
-
-def _has_product(node: cst.BaseExpression) -> bool:
-    if isinstance(node, cst.BinaryOperation):
-        return isinstance(node.operator, cst.Multiply) or _has_product(node.left) or _has_product(node.right)
-    return False
