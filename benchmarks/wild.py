@@ -231,7 +231,9 @@ def report(runs: List[RepoRun], verdicts: Dict[Key, Tuple[str, str]], sample: Op
         print(f"sampled: {note}")
     stale = [k for k in verdicts if k[0] in {r.repo.name for r in runs} and k not in present]
     if stale:
-        print(f"{len(stale)} verdicts match no current finding (the rule changed, or the line moved)")
+        print(f"{len(stale)} verdicts match no current finding (the rule changed, or the line moved):")
+        for key in sorted(stale, key=lambda k: (k[4], k))[:30]:
+            print(f"  stale: {key[4]} {key[0]} {key[2]}:{key[3]} ({verdicts[key][0]})")
     if unjudged_path:
         write_unjudged(unjudged_path, unjudged, runs, root)
         print(f"{len(unjudged)} unjudged findings written to {unjudged_path}")
