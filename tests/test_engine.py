@@ -27,8 +27,16 @@ def test_one_parse_per_checked_file(parse_counter):
 
 
 def test_file_without_trigger_words_is_not_parsed(parse_counter):
-    result = lint_text("import torch\nx = torch.ones(3)\n(((\n", all_rules())
+    result = lint_text("import os\nprint(os.sep)\n", all_rules())
     assert parse_counter == [] and result.findings == [] and result.module is None
+
+
+def test_syntax_error_is_reported_without_trigger_words():
+    """Python's own parser checks every file; `def train(model:` is TL001's own example."""
+    (finding,) = lint_text("def train(model:\n    ...\n", all_rules()).findings
+    assert (finding.code, finding.line, finding.column) == ("TL001", 1, 10)
+    (finding,) = lint_text("import torch\nx = torch.ones(3)\n(((\n", all_rules()).findings
+    assert (finding.code, finding.line) == ("TL001", 3)
 
 
 def test_rules_without_their_triggers_do_not_run():

@@ -53,3 +53,30 @@ def test_flake8_exit_code_and_per_file_ignores(write, tmp_path):
 
 def test_plugin_is_registered():
     assert "torchlint" in flake8("--version").stdout
+
+
+WHOLE = "import torch\nfrom torch import nn\n\nmodel = nn.Linear(2, 2)\ntorch.save(model, 'm.pt')\nx = torch.load(p)\n"
+
+
+def test_flake8_reads_the_same_configuration_as_the_command_line(cli, write, tmp_path):
+    write("pyproject.toml", '[tool.torchlint]\nselect = ["TL5"]\nignore = ["TL502"]\n')
+    write("a.py", WHOLE)
+    write("old/pyproject.toml", '[tool.torchlint]\ntarget-torch = "2.6"\nselect = ["TL502"]\n')
+    write("old/b.py", "import torch\nx = torch.load(p)\n")
+    flake8_codes = sorted((name, code) for name, _, _, code in flake8_findings(tmp_path / "a.py", tmp_path / "old" / "b.py"))
+    assert flake8_codes == [("a.py", "TL501")]
+    assert sorted((name, code) for name, _, _, code in torchlint_findings(cli, tmp_path)) == flake8_codes
+    # flake8's own selection still applies on top
+    assert flake8_findings(tmp_path / "a.py", extra=["--extend-ignore", "TL501"]) == []
+
+
+def test_noqa_prefixes_mean_the_same_in_both_tools(cli, write, tmp_path):
+    path = write("n.py", "import torch\na = torch.load(p)  # noqa:TL5\nb = torch.load(p)  # noqa: TL1\n")
+    assert [row for _, row, _, _ in flake8_findings(path)] == [3]
+    assert [row for _, row, _, _ in torchlint_findings(cli, path)] == [3]
+
+
+def test_syntax_errors_are_flake8s_e999_not_tl001(write):
+    path = write("broken.py", "def train(model:\n")
+    out = flake8("--select", "TL,E999", path).stdout
+    assert "E999" in out and "TL001" not in out

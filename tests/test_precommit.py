@@ -59,3 +59,25 @@ def test_no_python_files_is_skipped_not_a_crash(tmp_path, pre_commit_home):
     result = run_hook(repo, "torchlint", pre_commit_home, "--all-files")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Skipped" in result.stdout
+
+
+def test_readme_snippet_pinned_to_a_commit_works(tmp_path, pre_commit_home):
+    """The README's snippet, as written, with this checkout standing in for GitHub and the
+    placeholder SHA replaced by the checked-out commit (there is no release tag to name)."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    snippet = re.search(r"```yaml\n(# \.pre-commit-config\.yaml\n.*?)```", readme, re.S).group(1)
+    rev = re.search(r"rev: ([0-9a-f]{40})\b", snippet)
+    assert rev, "the snippet pins rev: to a full commit SHA"
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    config = snippet.replace("https://github.com/torchlint/torchlint", str(ROOT)).replace(rev.group(1), head.stdout.strip())
+    repo = git_repo(tmp_path / "project")
+    (repo / "bad.py").write_text(BAD)
+    (repo / ".pre-commit-config.yaml").write_text(config)
+    subprocess.run(["git", "-C", str(repo), "add", "."], check=True)
+    env = dict(os.environ, PRE_COMMIT_HOME=str(pre_commit_home), PIP_DISABLE_PIP_VERSION_CHECK="1")
+    result = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files"], cwd=repo,
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "bad.py:5:12: TL502" in result.stdout

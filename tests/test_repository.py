@@ -62,3 +62,38 @@ def test_readme_lists_every_rule():
     readme = (ROOT / "README.md").read_text()
     for rule in all_rules():
         assert f"| {rule.code} | {rule.name} |" in readme, f"README's rule table lacks {rule.code}"
+
+
+def _version(text):
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def test_readme_python_version_is_what_the_package_and_its_test_extra_need():
+    """The README's "Python 3.x+" is requires-python's floor, and every requirement of the test
+    extra whose installed release is its floor's x.y (pins, `>=1` with 1.0.z installed) admits it:
+    pytest-lsp 1.x and torch 2.13 need 3.10, so a claim of 3.9 fails here."""
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+
+    claimed = re.search(r"Python (\d+\.\d+)\+", (ROOT / "README.md").read_text().split("---")[0]).group(1)
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == f">={claimed}"
+    checked = 0
+    for line in project["optional-dependencies"]["test"] + project["optional-dependencies"]["lsp"]:
+        requirement = Requirement(line)
+        if requirement.marker is not None and not requirement.marker.evaluate({"python_version": claimed}):
+            continue
+        floors = [s.version for s in requirement.specifier if s.operator in (">=", "==")]
+        try:
+            installed = importlib.metadata.version(requirement.name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        if not floors or _version(installed)[:2] != (_version(floors[0]) + (0,))[:2]:
+            continue  # a newer release than the floor's x.y is installed: its needs say nothing
+        needs = importlib.metadata.metadata(requirement.name).get("Requires-Python") or ""
+        assert SpecifierSet(needs).contains(claimed + ".0"), f"{requirement.name} {installed} needs Python {needs}"
+        checked += 1
+    assert checked >= 2  # torch and pytest-lsp at least

@@ -2,6 +2,7 @@
 
 import sys
 
+import pytest
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
@@ -77,3 +78,56 @@ async def test_unsafe_fixes_are_labelled_and_workspace_settings_apply(client: La
         text_document=types.TextDocumentIdentifier(uri=uri), range=diagnostic.range,
         context=types.CodeActionContext(diagnostics=[diagnostic])))
     assert actions[0].title == "Fix TL501: Save `model.state_dict()` (unsafe)"
+
+
+# ---------------------------------------------------------------- position encodings
+EMOJI = "import torch\n\n\ndef load(p):\n    s = '\U0001F600'; return torch.load(p)\n"
+
+
+@pytest_lsp.fixture(params=["utf-8", "utf-16", "utf-32"],
+                    config=ClientServerConfig(server_command=[sys.executable, "-m", "torchlint", "server"]))
+async def encoded_client(lsp_client: LanguageClient, request, tmp_path):
+    capabilities = client_capabilities("visual-studio-code")
+    capabilities.general = types.GeneralClientCapabilities(position_encodings=[request.param])
+    result = await lsp_client.initialize_session(types.InitializeParams(
+        capabilities=capabilities, root_uri=tmp_path.as_uri()))
+    lsp_client.encoding = result.capabilities.position_encoding
+    yield
+    await lsp_client.shutdown_session()
+
+
+def units(text, encoding):
+    return len(text.encode(encoding.replace("utf-16", "utf-16-le").replace("utf-32", "utf-32-le"))) // {
+        "utf-8": 1, "utf-16": 2, "utf-32": 4}[encoding]
+
+
+def apply_encoded(text, edit, encoding):
+    """Apply an edit whose columns are in `encoding` code units."""
+    lines = text.splitlines(keepends=True)
+
+    def offset(position):
+        line, column = lines[position.line], 0
+        while units(line[:column], encoding) < position.character:
+            column += 1
+        return sum(len(each) for each in lines[: position.line]) + column
+
+    start, end = offset(edit.range.start), offset(edit.range.end)
+    return text[:start] + edit.new_text + text[end:]
+
+
+async def test_positions_follow_the_negotiated_encoding(encoded_client: LanguageClient, tmp_path):
+    encoding = encoded_client.encoding
+    assert encoding in ("utf-8", "utf-16", "utf-32")
+    uri = await open_document(encoded_client, tmp_path / "emoji.py", EMOJI)
+    (diagnostic,) = encoded_client.diagnostics[uri]
+    line = EMOJI.splitlines()[4]
+    start = line.index("torch.load")
+    assert diagnostic.range.start.character == units(line[:start], encoding)
+    assert diagnostic.range.end.character == units(line[:line.index("(p)") + 3], encoding)
+    actions = await encoded_client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=diagnostic.range,
+        context=types.CodeActionContext(diagnostics=[diagnostic])))
+    (fix_edit,) = actions[0].edit.changes[uri]
+    assert apply_encoded(EMOJI, fix_edit, encoding) == EMOJI.replace("torch.load(p)", "torch.load(p, weights_only=True)")
+    (noqa_edit,) = actions[1].edit.changes[uri]
+    assert apply_encoded(EMOJI, noqa_edit, encoding).splitlines()[4].endswith("torch.load(p)  # noqa: TL502")

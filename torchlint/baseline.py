@@ -3,6 +3,9 @@
 This is how a team turns torchlint on in a large existing codebase: `--write-baseline` once,
 commit the file, and CI runs with `--baseline` so only findings introduced after that fail.
 Findings are matched by fingerprint (code + normalised source line + occurrence), not by line.
+Paths are stored relative to the project root (the nearest folder above the baseline file with a
+pyproject.toml, setup.cfg, setup.py or .git), so the same baseline gates the same findings
+whichever folder torchlint runs from.
 """
 
 from __future__ import annotations
@@ -17,20 +20,33 @@ from torchlint.config import ConfigError
 from torchlint.fingerprint import fingerprints
 from torchlint.report import FileFindings
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: paths relative to the folder torchlint ran from (still read)
+_ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 
 
-def _key(path: str) -> str:
-    return os.path.relpath(path).replace(os.sep, "/")
+def project_root(baseline_path: str) -> str:
+    folder = start = os.path.dirname(os.path.abspath(baseline_path))
+    while True:
+        if any(os.path.exists(os.path.join(folder, marker)) for marker in _ROOT_MARKERS):
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return start
+        folder = parent
+
+
+def _key(path: str, root: str) -> str:
+    return os.path.relpath(os.path.abspath(path), root).replace(os.sep, "/")
 
 
 def write_baseline(path: str, results: List[FileFindings]) -> int:
+    root = project_root(path)
     entries: Dict[str, List[dict]] = {}
     for result in results:
         if not result.findings:
             continue
         prints = fingerprints(result.findings, result.lines)
-        entries[_key(result.path)] = [
+        entries[_key(result.path, root)] = [
             {"code": f.code, "fingerprint": fp, "line": f.line, "message": f.message}
             for f, fp in zip(result.findings, prints)
         ]
@@ -45,14 +61,15 @@ def write_baseline(path: str, results: List[FileFindings]) -> int:
 
 @dataclass
 class BaselineFilter:
-    known: Dict[str, Set[str]]
+    known: Dict[str, Set[str]]  # path relative to `root` -> fingerprints
+    root: str = "."
     stale: int = 0  # baseline entries of checked files that no longer match any finding
     hidden: int = 0  # findings hidden because the baseline knows them
 
     def apply(self, results: List[FileFindings]) -> List[FileFindings]:
         kept = []
         for result in results:
-            known = self.known.get(_key(result.path), set())
+            known = self.known.get(_key(result.path, self.root), set())
             prints = fingerprints(result.findings, result.lines) if result.findings else []
             matched = {fp for fp in prints if fp in known}
             self.stale += len(known - matched)
@@ -70,11 +87,13 @@ def load_baseline(path: str) -> BaselineFilter:
         raise ConfigError(f"--baseline: cannot read {path}: {error.strerror or error}") from None
     except json.JSONDecodeError as error:
         raise ConfigError(f"--baseline: {path} is not valid JSON: {error}") from None
-    if not isinstance(document, dict) or document.get("torchlint_baseline") != FORMAT_VERSION:
+    if not isinstance(document, dict) or document.get("torchlint_baseline") not in (1, FORMAT_VERSION):
         raise ConfigError(f"--baseline: {path} is not a torchlint baseline (write one with --write-baseline)")
     files = document.get("files", {})
     try:
         known = {name: {entry["fingerprint"] for entry in entries} for name, entries in files.items()}
     except (TypeError, KeyError, AttributeError):
         raise ConfigError(f"--baseline: {path} is malformed") from None
-    return BaselineFilter(known)
+    if document["torchlint_baseline"] == 1:
+        return BaselineFilter(known, os.getcwd())
+    return BaselineFilter(known, project_root(path))

@@ -13,7 +13,7 @@ import time
 from typing import List, Optional, Sequence
 
 from torchlint import __version__
-from torchlint.config import ConfigError, build_settings, discover_config, load_file_config
+from torchlint.config import ConfigError, Overrides, SettingsResolver, load_file_config
 from torchlint.baseline import load_baseline, write_baseline
 from torchlint.report import github, json_format, rule_url, sarif, text
 from torchlint.rule import all_rules, rule_by_code_or_name
@@ -53,9 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--force-exclude", action="store_true",
                        help="apply exclusions to files named on the command line too (for pre-commit)")
     check.add_argument("--output-format", choices=("text", "json", "sarif", "github"), default="text")
-    check.add_argument("--statistics", action="store_true", help="count findings per rule")
+    check.add_argument("--statistics", action="store_true",
+                       help="count findings per rule (as a JSON list with --output-format json)")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
-    check.add_argument("--config", help="pyproject.toml to read instead of searching for one")
+    check.add_argument("--config", help="pyproject.toml to use for every file instead of the nearest one to each")
     check.add_argument("--target-torch", metavar="VERSION",
                        help="oldest torch the code runs on (default: the project's torch requirement)")
     check.add_argument("--no-source", action="store_true", help="text format: do not show source lines")
@@ -103,26 +104,32 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    file_config = load_file_config(args.config) if args.config else discover_config(os.getcwd())
-    settings = build_settings(
-        file_config, args.select, args.ignore, args.extend_select, args.extend_exclude, args.target_torch
-    )
+    overrides = Overrides(args.select, args.ignore, args.extend_select, args.extend_exclude, args.target_torch)
+    resolver = SettingsResolver(overrides, load_file_config(args.config) if args.config else None)
+    here = resolver.for_folder(os.getcwd())  # configuration mistakes surface before any work
     for path in args.paths:
         if not os.path.lexists(path):
             raise ConfigError(f"no such file or directory: {path}")
+    if args.write_baseline:
+        folder = os.path.dirname(os.path.abspath(args.write_baseline))
+        if not os.path.isdir(folder):
+            raise ConfigError(f"--write-baseline: no such folder: {folder}")
     fix_mode = FIX_DIFF if args.diff else (FIX_WRITE if args.fix else FIX_OFF)
     baseline = load_baseline(args.baseline) if args.baseline else None
 
-    cache_dir = None if args.no_cache else (args.cache_dir or os.path.join(settings.root, CACHE_FOLDER))
+    cache_dir = None if args.no_cache else (args.cache_dir or os.path.join(here.root, CACHE_FOLDER))
     options = RunOptions(fix_mode, args.unsafe_fixes, cache_dir)
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
 
+    def warn(message: str) -> None:
+        print(f"torchlint: warning: {message}", file=sys.stderr)
+
     results, fixed, diffs, had_internal_error = [], 0, [], False
     progress = Progress(sys.stderr)
-    paths = iter_python_files(args.paths, settings.excludes, args.force_exclude)
-    for outcome in run(paths, settings, options, jobs):
+    paths = iter_python_files(args.paths, resolver.excludes_for, args.force_exclude, warn)
+    for outcome in run(paths, resolver, options, jobs):
         progress.tick()
         for message in outcome.messages:
             print(f"torchlint: {message}", file=sys.stderr)
@@ -134,7 +141,11 @@ def _check(args: argparse.Namespace) -> int:
     progress.done()
 
     if args.write_baseline:
-        count = write_baseline(args.write_baseline, results)
+        try:
+            count = write_baseline(args.write_baseline, results)
+        except OSError as error:
+            raise ConfigError(f"--write-baseline: cannot write {args.write_baseline}: "
+                              f"{error.strerror or error}") from None
         print(f"Wrote {count} finding{'s' if count != 1 else ''} to the baseline {args.write_baseline}.")
         return EXIT_ERROR if had_internal_error else EXIT_CLEAN
     if baseline is not None:
@@ -145,21 +156,21 @@ def _check(args: argparse.Namespace) -> int:
         out.write("".join(diffs))
         out.flush()  # the diff first, then the count on stderr
         print(f"{len(diffs)} file{'s' if len(diffs) != 1 else ''} would be changed ({fixed} fixes).", file=sys.stderr)
+    elif args.statistics:
+        text.statistics(results, out, args.unsafe_fixes, as_json=args.output_format == "json")
     elif args.output_format in _MACHINE_FORMATS:
         _MACHINE_FORMATS[args.output_format](results, out)
-    elif args.statistics:
-        text.statistics(results, out)
     else:
         text.render(results, out, args.unsafe_fixes, show_source=not args.no_source)
-        if had_internal_error:
-            out.write("Some files could not be checked because of an internal error (see above).\n")
-        else:
+        if results:
             out.write(text.summary(results, args.unsafe_fixes, fixed) + "\n")
+        if had_internal_error:
+            out.write("Some files could not be checked because of an internal error (TL002 above).\n")
         if baseline is not None and (baseline.hidden or baseline.stale):
             out.write(f"Baseline: {baseline.hidden} known finding{'s' if baseline.hidden != 1 else ''} hidden")
             if baseline.stale:
                 out.write(f"; {baseline.stale} baseline entr{'ies' if baseline.stale != 1 else 'y'} no longer "
-                          "match (fixed or changed): refresh with --write-baseline")
+                          f"match{'' if baseline.stale != 1 else 'es'} (fixed or changed): refresh with --write-baseline")
             out.write(".\n")
 
     if had_internal_error:

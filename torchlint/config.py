@@ -75,6 +75,8 @@ def load_file_config(path: str) -> FileConfig:
     if not os.path.isfile(path):
         raise ConfigError(f"--config: no such file: {path}")
     data = _read_toml(path)
+    if not isinstance(data.get("tool"), dict) or "torchlint" not in data["tool"]:
+        raise ConfigError(f"--config: {path} has no [tool.torchlint] table")
     config = _validated(path, data)
     config.project_torch = torch_lower_bound(data)
     return config
@@ -188,6 +190,10 @@ class Settings:
     def options(self) -> LintOptions:
         return LintOptions(target_torch=self.target_torch)
 
+    def for_path(self, path: str) -> "Settings":
+        """The settings of one file: these, for every file (see SettingsResolver)."""
+        return self
+
     def rules_for(self, path: str) -> List[Type[Rule]]:
         ignored = self.ignored_for(path)
         return [r for r in self.rules() if r.code not in ignored]
@@ -242,3 +248,53 @@ def build_settings(
         target = OLDEST_SUPPORTED_TORCH
     src = tuple(os.path.join(file_config.root, folder) for folder in values.get("src", []))
     return Settings(frozenset(enabled), excludes, per_file, file_config.root, target, src)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What the command line says about settings; applied on top of every configuration file."""
+
+    select: Optional[Sequence[str]] = None
+    ignore: Sequence[str] = ()
+    extend_select: Sequence[str] = ()
+    extend_exclude: Sequence[str] = ()
+    target_torch: Optional[str] = None
+
+
+class SettingsResolver:
+    """Settings for each checked file from the pyproject.toml nearest to that file (Ruff's
+    hierarchical lookup), the command line on top; one rule for the CLI, the server and flake8,
+    wherever they run from. With `fixed` (--config), that one file applies everywhere."""
+
+    def __init__(self, overrides: Overrides = Overrides(), fixed: Optional[FileConfig] = None) -> None:
+        self.overrides = overrides
+        self.fixed = fixed
+        self._by_folder: Dict[str, Tuple[Settings, Optional[str]]] = {}
+        self._by_config: Dict[Tuple[Optional[str], Optional[str]], Settings] = {}
+
+    def for_path(self, path: str) -> Settings:
+        absolute = os.path.abspath(path)
+        return self.for_folder(absolute if os.path.isdir(absolute) else os.path.dirname(absolute))
+
+    def for_folder(self, folder: str) -> Settings:
+        return self._resolve(folder)[0]
+
+    def _resolve(self, folder: str) -> Tuple[Settings, Optional[str]]:
+        """The folder's settings and the configuration file they come from (None: defaults)."""
+        known = self._by_folder.get(folder)
+        if known is None:
+            config = self.fixed if self.fixed is not None else discover_config(folder)
+            key = (config.path, config.project_torch)
+            settings = self._by_config.get(key)
+            if settings is None:
+                o = self.overrides
+                settings = build_settings(config, o.select, o.ignore, o.extend_select, o.extend_exclude, o.target_torch)
+                self._by_config[key] = settings
+            known = self._by_folder[folder] = (settings, config.path)
+        return known
+
+    def excludes_for(self, folder: str) -> Tuple[List[str], str]:
+        """The exclusion patterns that apply in `folder` and the folder they are relative to
+        ("" when they come from no configuration file: then the checked folder)."""
+        settings, path = self._resolve(os.path.abspath(folder))
+        return settings.excludes, settings.root if path else ""

@@ -1,12 +1,14 @@
 """Lint and fix one source text: one parse, one traversal for all rules, fixes to a fixpoint.
 
-Speed decisions (see DESIGN.md "Speed"): a file whose text contains no trigger word of any enabled
-rule is never parsed; rules without their trigger words are not run; positions are computed only
+Speed decisions (see DESIGN.md "Speed"): every file gets CPython's own parser first (a syntax check
+ten times cheaper than LibCST); a file whose text contains no trigger word of any enabled
+rule is never parsed by LibCST; rules without their trigger words are not run; positions are computed only
 when a file has findings; the analysis is one statement walk plus bookkeeping in the traversal.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Type
@@ -20,6 +22,12 @@ from torchlint.noqa import is_suppressed
 from torchlint.rule import SAFE, Edit, Finding, Fix, LintOptions, Rule
 
 SYNTAX_ERROR_CODE = "TL001"
+INTERNAL_ERROR_CODE = "TL002"
+TOO_COMPLEX_CODE = "TL003"
+MAX_SOURCE_CHARS = 2_000_000  # larger files are generated; LibCST needs ~0.5 GB and 6 s per MB
+MAX_DEPTH = 1000  # syntax-tree depth; LibCST's parse time grows faster than linearly with it
+# CPython refusals that are limits of its parser, not mistakes LibCST might accept.
+_PARSER_LIMITS = ("too many nested parentheses", "too complex", "too many statically nested blocks")
 MAX_FIX_ROUNDS = 10
 
 
@@ -97,6 +105,69 @@ def _walk(module: cst.Module, visit: Dict[str, List[Callable]], leave: Dict[str,
         stack.extend(reversed(children))
 
 
+def precheck(text: str, rules: Sequence[Type[Rule]], analyse: bool
+             ) -> Tuple[Optional[List[Finding]], Optional[SyntaxError]]:
+    """CPython's own parser first: ten times cheaper than LibCST, so every file gets a syntax
+    check (TL001) even when no rule's trigger word is in it, and the tree's size and depth decide
+    whether LibCST may parse it (TL003). Returns (the file's findings when nothing more is to be
+    done, else None; CPython's syntax error when LibCST, which knows newer syntax than the
+    running Python, must decide)."""
+    codes = {r.code for r in rules}
+    if len(text) > MAX_SOURCE_CHARS:
+        megabytes = len(text) / 1_000_000
+        return _too_complex(codes, f"file not checked: {megabytes:.1f} MB is more than the "
+                                   f"{MAX_SOURCE_CHARS // 1_000_000} MB torchlint checks"), None
+    try:
+        tree = compile(text, "<file>", "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
+    except SyntaxError as error:
+        if any(limit in str(error.msg) for limit in _PARSER_LIMITS):
+            found = [python_syntax_error_finding(text, error)] if SYNTAX_ERROR_CODE in codes else []
+            return found, None
+        return None, error
+    except ValueError as error:  # null bytes, on older Pythons
+        return None, SyntaxError(str(error))
+    except (RecursionError, MemoryError):
+        return _too_complex(codes, "file not checked: nested more than CPython's parser allows"), None
+    if analyse and _depth_exceeds(tree, MAX_DEPTH):
+        return _too_complex(codes, f"file not checked: its syntax tree is more than {MAX_DEPTH} levels deep"), None
+    return None, None
+
+
+def _too_complex(codes: Set[str], message: str) -> List[Finding]:
+    return [Finding(TOO_COMPLEX_CODE, message, None, None, 1, 1, 1, 1)] if TOO_COMPLEX_CODE in codes else []
+
+
+_SHORT = 200  # a node on one line spanning fewer bytes is at most 2 * _SHORT levels deep
+
+
+def _depth_exceeds(tree: ast.AST, limit: int) -> bool:
+    """An explicit stack, not recursion: the tree may be deeper than the recursion limit. Each
+    nesting level takes at least half a byte of source, so one-line nodes shorter than _SHORT
+    need no visit when they cannot reach the limit: the walk sees the statement skeleton only."""
+    stack = [(tree, 1)]
+    children = ast.iter_child_nodes
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        end = getattr(node, "end_col_offset", None)
+        if (end is not None and node.lineno == node.end_lineno  # type: ignore[attr-defined]
+                and end - node.col_offset < _SHORT and depth + 2 * _SHORT < limit):  # type: ignore[attr-defined]
+            continue
+        depth += 1
+        stack.extend((child, depth) for child in children(node))
+    return False
+
+
+def parse_source(text: str) -> cst.Module:
+    """LibCST's parse, with the final line end of a CR-only file kept: LibCST's parser does not
+    see a trailing "\r" as a trailing newline, and its code generation would drop it."""
+    module = cst.parse_module(text)
+    if text.endswith("\r") and not module.has_trailing_newline:
+        module = module.with_changes(has_trailing_newline=True)
+    return module
+
+
 def triggered_rules(text: str, rules: Sequence[Type[Rule]]) -> List[Type[Rule]]:
     return [r for r in rules if r.visits and (not r.triggers or any(t in text for t in r.triggers))]
 
@@ -109,15 +180,22 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
     `module` is the already parsed `text`, when the caller has it (the fix loop does).
     `apply_noqa=False` leaves `# noqa` to the caller (flake8 handles it itself)."""
     active = triggered_rules(text, rules)
-    if not active:
-        return LintResult([])
+    python_error: Optional[SyntaxError] = None
     if module is None:
+        early, python_error = precheck(text, rules, bool(active))
+        if early is not None:
+            return LintResult(early)
+        if not active and python_error is None:
+            return LintResult([])
         try:
-            module = cst.parse_module(text)
+            module = parse_source(text)
         except cst.ParserSyntaxError as error:
             if any(r.code == SYNTAX_ERROR_CODE for r in rules):
-                return LintResult([syntax_error_finding(error)])
+                found = python_syntax_error_finding(text, python_error) if python_error else syntax_error_finding(error)
+                return LintResult([found])
             return LintResult([])
+    if not active:
+        return LintResult([], module)
     analysis = ModuleAnalysis(module, context)
     instances = [rule(analysis) for rule in active]
     for instance in instances:
@@ -159,6 +237,21 @@ def syntax_error_finding(error: cst.ParserSyntaxError) -> Finding:
     column = error.raw_column + 1
     return Finding(SYNTAX_ERROR_CODE, f"syntax error: {message}", None, None,
                    error.raw_line, column, error.raw_line, column)
+
+
+def python_syntax_error_finding(text: str, error: SyntaxError) -> Finding:
+    """TL001 where CPython's parser stopped (tokenizer errors included: a NUL byte on line 3 is 3)."""
+    message = str(error.msg or "syntax error").splitlines()[0]
+    line, column = error.lineno, error.offset
+    if line is None and "\0" in text:  # "source code string cannot contain null bytes": no position
+        index = text.index("\0")
+        line, column = text.count("\n", 0, index) + 1, index - text.rfind("\n", 0, index)
+    line, column = max(line or 1, 1), max(column or 1, 1)
+    return Finding(SYNTAX_ERROR_CODE, f"syntax error: {message}", None, None, line, column, line, column)
+
+
+def internal_error_finding(message: str) -> Finding:
+    return Finding(INTERNAL_ERROR_CODE, f"internal error, file not checked: {message}", None, None, 1, 1, 1, 1)
 
 
 def read_error_finding(message: str) -> Finding:
@@ -278,7 +371,7 @@ def apply_findings(module: cst.Module, findings: Sequence[Finding]) -> Optional[
     edits = [edit for f in findings for edit in f.fix.edits]  # type: ignore[union-attr]
     code = module.visit(_Replacer(edits)).code
     try:
-        return code, cst.parse_module(code)
+        return code, parse_source(code)
     except cst.ParserSyntaxError:
         return None
 

@@ -1,34 +1,37 @@
 """The flake8 plugin: `flake8 --select TL` reports what `torchlint check` reports.
 
-flake8 owns selection and `# noqa`, so the plugin runs every rule and leaves suppression to flake8
-(its `--disable-noqa` then works as users expect). `[tool.torchlint]` still applies for the rest
-(per-file-ignores). Columns are 0-based offsets, which flake8 displays 1-based, so both tools
-print the same `line:col`.
+The same configuration as the command line: `[tool.torchlint]` of the pyproject.toml nearest to
+each file (select, ignore, per-file-ignores, target-torch) decides which rules run; flake8's own
+`--select`/`--extend-ignore` then filter on top, and flake8 applies `# noqa` itself (torchlint's
+`# noqa` reads the same, prefixes such as `TL5` included, so `--disable-noqa` works as users
+expect). Syntax errors are flake8's E999, not TL001. Columns are 0-based offsets, which flake8
+displays 1-based, so both tools print the same `line:col`.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Iterator, List, Optional, Tuple
 
 from torchlint import __version__
-from torchlint.config import ConfigError, Settings, build_settings, discover_config
-from torchlint.engine import SYNTAX_ERROR_CODE, lint_text
-from torchlint.rule import all_rules
+from torchlint.config import ConfigError, FileConfig, Settings, SettingsResolver, build_settings
+from torchlint.engine import SYNTAX_ERROR_CODE, TOO_COMPLEX_CODE, internal_error_finding, lint_text
+from torchlint.guard import with_deep_stack
+from torchlint.rule import Finding
+from torchlint.runner import import_context
 
-_SETTINGS: Optional[Settings] = None
+_RESOLVER: Optional[SettingsResolver] = None
 
 
-def _settings() -> Settings:
-    """[tool.torchlint] for the directory flake8 runs in, read once per process (selection
-    aside: flake8's --select/--ignore decide which TL codes show)."""
-    global _SETTINGS
-    if _SETTINGS is None:
-        try:
-            _SETTINGS = build_settings(discover_config(os.getcwd()))
-        except ConfigError:
-            _SETTINGS = build_settings(discover_config(os.sep))  # flake8 shows no config errors of ours
-    return _SETTINGS
+def settings_for(filename: str) -> Settings:
+    """[tool.torchlint] nearest to the file; a broken one falls back to the defaults, since
+    flake8 has no way to show a configuration error of ours."""
+    global _RESOLVER
+    if _RESOLVER is None:
+        _RESOLVER = SettingsResolver()
+    try:
+        return _RESOLVER.for_path(filename)
+    except ConfigError:
+        return build_settings(FileConfig())
 
 
 class TorchlintChecker:
@@ -40,11 +43,19 @@ class TorchlintChecker:
         self.lines = lines
 
     def run(self) -> Iterator[Tuple[int, int, str, type]]:
-        # Every rule (flake8 selects), minus per-file-ignores; flake8 reports syntax errors itself (E999).
-        settings = _settings()
-        ignored = settings.ignored_for(self.filename)
-        rules = [r for r in all_rules() if r.code != SYNTAX_ERROR_CODE and r.code not in ignored
-                 and r.applies_to(settings.target_torch)]
-        found = lint_text("".join(self.lines), rules, apply_noqa=False, options=settings.options()).findings
+        settings = settings_for(self.filename)
+        rules = [r for r in settings.rules_for(self.filename) if r.code != SYNTAX_ERROR_CODE]
+        text = "".join(self.lines)
+
+        def lint() -> List[Finding]:
+            context = import_context(self.filename, settings)  # the project around it, as the CLI sees it
+            return lint_text(text, rules, apply_noqa=False, options=settings.options(), context=context).findings
+
+        try:
+            found = with_deep_stack(lint)
+        except (RecursionError, MemoryError) as error:
+            found = [Finding(TOO_COMPLEX_CODE, f"file not checked: {type(error).__name__} while checking it")]
+        except Exception as error:  # a torchlint bug must not abort the whole flake8 run
+            found = [internal_error_finding(f"{type(error).__name__}: {error}")]
         for finding in found:
             yield finding.line, finding.column - 1, f"{finding.code} {finding.message}", type(self)

@@ -1,4 +1,5 @@
-"""`# noqa` comments: a bare one silences a line, `# noqa: TL501, TL502` silences those codes."""
+"""`# noqa` comments: a bare one silences a line, `# noqa: TL501, TL502` silences those codes and
+`# noqa: TL5` every code it prefixes, exactly as flake8 reads them, so both tools agree."""
 
 from __future__ import annotations
 
@@ -24,4 +25,4 @@ def noqa_codes(line: str) -> Optional[Set[str]]:
 
 def is_suppressed(line: str, code: str) -> bool:
     codes = noqa_codes(line)
-    return codes is not None and (not codes or code in codes)
+    return codes is not None and (not codes or code in codes or code.startswith(tuple(codes)))

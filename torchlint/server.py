@@ -3,22 +3,27 @@
 Diagnostics on open, change (debounced) and save; code actions "Fix TLxxx" per finding (unsafe
 ones labelled), "Fix all safe torchlint findings", and "Disable TLxxx for this line" (a noqa).
 Settings come from the pyproject.toml nearest to each document, as on the command line.
+Positions: torchlint counts columns in code points; the client's columns are in the encoding
+negotiated at initialisation (`positionEncoding`: utf-8, utf-16, the LSP default, or utf-32), so
+every position is converted on the way out (diagnostics, edits) and on the way in (the range of a
+code-action request): an emoji before a finding is 4 UTF-8 units, 2 UTF-16 units, 1 code point.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from typing import Dict, List
 from urllib.parse import unquote, urlparse
 
 from torchlint import __version__
-from torchlint.config import ConfigError, Settings, build_settings, discover_config
+from torchlint.config import ConfigError, FileConfig, Settings, SettingsResolver, build_settings
 from torchlint.engine import LintResult, applicable, apply_findings, fix_text, lint_text
-from torchlint.noqa import noqa_codes
+from torchlint.guard import with_deep_stack
+from torchlint.noqa import is_suppressed, noqa_codes
 from torchlint.report import rule_url
 from torchlint.rule import SAFE, Finding, all_rules
+from torchlint.runner import import_context
 
 DEBOUNCE_SECONDS = 0.3
 
@@ -32,27 +37,34 @@ class _Linter:
     """Lints document texts with the settings of the project each document belongs to."""
 
     def __init__(self) -> None:
-        self._settings: Dict[str, Settings] = {}
+        self._resolver = SettingsResolver()
 
     def settings_for(self, path: str) -> Settings:
-        folder = os.path.dirname(os.path.abspath(path))
-        if folder not in self._settings:
-            try:
-                self._settings[folder] = build_settings(discover_config(folder))
-            except ConfigError:
-                self._settings[folder] = build_settings(discover_config(os.sep))
-        return self._settings[folder]
+        try:
+            return self._resolver.for_path(path)
+        except ConfigError:  # a broken pyproject.toml: lint with the defaults rather than not at all
+            return build_settings(FileConfig())
 
     def lint(self, path: str, text: str) -> LintResult:
+        """Deep code gets a deep stack; a file torchlint fails on has no diagnostics, no crash."""
         settings = self.settings_for(path)
-        return lint_text(text, settings.rules_for(path), options=settings.options())
+        try:
+            return with_deep_stack(lambda: lint_text(text, settings.rules_for(path), options=settings.options(),
+                                                     context=import_context(path, settings)))
+        except Exception:
+            return LintResult([])
 
     def fix_all(self, path: str, text: str) -> str:
         settings = self.settings_for(path)
-        return fix_text(text, settings.rules_for(path), unsafe=False, options=settings.options()).text
+        try:
+            return with_deep_stack(lambda: fix_text(text, settings.rules_for(path), unsafe=False,
+                                                    options=settings.options(),
+                                                    context=import_context(path, settings)).text)
+        except Exception:
+            return text
 
 
-def _text_edit(types, old: str, new: str):
+def _text_edit(types, codec, old: str, new: str):
     """One edit replacing only the changed middle of the document (keeps the cursor stable)."""
     start = 0
     while start < min(len(old), len(new)) and old[start] == new[start]:
@@ -61,23 +73,27 @@ def _text_edit(types, old: str, new: str):
     while old_end > start and new_end > start and old[old_end - 1] == new[new_end - 1]:
         old_end -= 1
         new_end -= 1
+    lines = old.splitlines(keepends=True)
     return types.TextEdit(
-        range=types.Range(start=_position(types, old, start), end=_position(types, old, old_end)),
+        range=codec.range_to_client_units(lines, types.Range(
+            start=_position(types, old, start), end=_position(types, old, old_end))),
         new_text=new[start:new_end],
     )
 
 
 def _position(types, text: str, offset: int):
+    """The position of a code-point offset, in code points."""
     line = text.count("\n", 0, offset)
     column = offset - (text.rfind("\n", 0, offset) + 1)
     return types.Position(line=line, character=column)
 
 
-def _range(types, finding: Finding):
-    return types.Range(
+def _range(types, codec, lines: List[str], finding: Finding):
+    """The finding's range in the client's units (`lines`: the document's, line ends kept)."""
+    return codec.range_to_client_units(lines, types.Range(
         start=types.Position(line=finding.line - 1, character=finding.column - 1),
         end=types.Position(line=max(finding.end_line, finding.line) - 1, character=finding.end_column - 1),
-    )
+    ))
 
 
 def _overlaps(types, a, b) -> bool:
@@ -92,7 +108,7 @@ def _noqa_line(line: str, code: str) -> str:
     codes = noqa_codes(body)
     if codes is None:
         return f"{body}  # noqa: {code}{ending}"
-    if not codes or code in codes:
+    if is_suppressed(body, code):
         return line
     return re.sub(r"(#\s*noqa:\s*)([^#]*)", lambda m: f"{m.group(1)}{m.group(2).rstrip()}, {code}", body,
                   count=1, flags=re.IGNORECASE) + ending
@@ -111,10 +127,12 @@ def build_server():
 
     def publish(uri: str) -> None:
         document = server.workspace.get_text_document(uri)
-        result = linter.lint(_path_of(uri), document.source)
+        text = document.source
+        result = linter.lint(_path_of(uri), text)
+        codec, lines = server.workspace.position_codec, text.splitlines(keepends=True)
         diagnostics = [
             types.Diagnostic(
-                range=_range(types, f), message=f.message, source="torchlint", code=f.code,
+                range=_range(types, codec, lines, f), message=f.message, source="torchlint", code=f.code,
                 code_description=types.CodeDescription(href=rule_url(f.code)),
                 severity=severity.get(levels.get(f.code, "warning"), types.DiagnosticSeverity.Warning),
             )
@@ -167,15 +185,16 @@ def build_server():
         result = linter.lint(path, text)
         actions: List[types.CodeAction] = []
         lines = text.splitlines(keepends=True)
+        codec = server.workspace.position_codec
 
         def edit_action(title, kind, new_text, preferred=False):
             return types.CodeAction(
                 title=title, kind=kind, is_preferred=preferred,
-                edit=types.WorkspaceEdit(changes={uri: [_text_edit(types, text, new_text)]}),
+                edit=types.WorkspaceEdit(changes={uri: [_text_edit(types, codec, text, new_text)]}),
             )
 
         for finding in result.findings:
-            if not _overlaps(types, _range(types, finding), params.range):
+            if not _overlaps(types, _range(types, codec, lines, finding), params.range):
                 continue
             if finding.fix is not None and result.module is not None:
                 fixed = apply_findings(result.module, [finding])

@@ -16,7 +16,7 @@ import stat
 import tempfile
 import tokenize
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Sequence, Set, Tuple, Union
 
 DEFAULT_EXCLUDES = (
     ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "build", "dist", "__pycache__",
@@ -58,16 +58,17 @@ def read_source(path: str) -> SourceFile:
 def write_source(source: SourceFile, new_text: str) -> None:
     """Replace the file's contents atomically, in its own encoding, keeping its permissions."""
     data = new_text.encode(source.encoding)
-    folder = os.path.dirname(os.path.abspath(source.path))
+    target = os.path.realpath(source.path)  # through a symbolic link: fix the file, keep the link
+    folder = os.path.dirname(target)
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".torchlint-", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
         try:
-            os.chmod(temporary, os.stat(source.path).st_mode & 0o7777)
+            os.chmod(temporary, os.stat(target).st_mode & 0o7777)
         except OSError:
             pass
-        os.replace(temporary, source.path)
+        os.replace(temporary, target)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
@@ -89,17 +90,72 @@ def is_excluded(path: str, patterns: Sequence[str], root: str = "") -> bool:
     return False
 
 
-def iter_python_files(paths: Iterable[str], excludes: Sequence[str], force_exclude: bool = False) -> Iterator[str]:
-    """Python files under `paths`, sorted within each folder. Files named explicitly are checked
-    even when excluded, unless `force_exclude` (pre-commit names every changed file)."""
+Excludes = Union[Sequence[str], Callable[[str], Tuple[Sequence[str], str]]]
+
+
+def _patterns(excludes: Excludes, folder: str, walk_root: str) -> Tuple[Sequence[str], str]:
+    """Patterns for `folder` and the folder they are relative to: the walked root, or the folder
+    of the configuration that applies when that one is deeper (a nested project's own excludes)."""
+    if not callable(excludes):
+        return excludes, walk_root
+    patterns, config_root = excludes(folder)
+    if not config_root:
+        return patterns, walk_root
+    walk_root = os.path.abspath(walk_root)
+    config_root = os.path.abspath(config_root)
+    inside = os.path.commonpath([walk_root, config_root]) == walk_root
+    return patterns, config_root if inside else walk_root
+
+
+def _warn_and_skip(path: str) -> Optional[str]:
+    """Why a path named on the command line is not checked, or None when it is."""
+    if os.path.islink(path) and not os.path.exists(path):
+        return f"{path}: skipped: a symbolic link to a missing file"
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return f"{path}: skipped: not a regular file"
+    except OSError as error:
+        return f"{path}: skipped: {error.strerror or error}"
+    return None
+
+
+def iter_python_files(paths: Iterable[str], excludes: Excludes, force_exclude: bool = False,
+                      warn: Optional[Callable[[str], None]] = None) -> Iterator[str]:
+    """Python files under `paths`, sorted within each folder, each real file once (a file and a
+    link to it are one file, reported under the first name met). Files named explicitly are
+    checked even when excluded, unless `force_exclude` (pre-commit names every changed file).
+    `excludes` is a list of patterns or, per folder, (patterns, their root) from its settings.
+    `warn` hears about named paths that are not files (devices, dangling links) and folders
+    without Python files; those are skipped."""
+    seen: Set[str] = set()
+
+    def first_time(path: str) -> bool:
+        real = os.path.realpath(path)
+        if real in seen:
+            return False
+        seen.add(real)
+        return True
+
     for root in paths:
         if not os.path.isdir(root):
-            if not (force_exclude and is_excluded(root, excludes, os.getcwd())):
+            patterns, base = _patterns(excludes, os.path.dirname(os.path.abspath(root)), os.getcwd())
+            if force_exclude and is_excluded(root, patterns, base):
+                continue
+            problem = _warn_and_skip(root) if warn is not None else None
+            if problem is not None:
+                warn(problem)  # type: ignore[misc]
+            elif first_time(root):
                 yield root
             continue
+        found = False
         for folder, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if not is_excluded(os.path.join(folder, d), excludes, root))
+            patterns, base = _patterns(excludes, folder, root)
+            dirs[:] = sorted(d for d in dirs if not is_excluded(os.path.join(folder, d), patterns, base))
             for name in sorted(files):
                 path = os.path.join(folder, name)
-                if name.endswith(".py") and not is_excluded(path, excludes, root):
-                    yield path
+                if name.endswith(".py") and not is_excluded(path, patterns, base):
+                    found = True
+                    if first_time(path):
+                        yield path
+        if not found and warn is not None:
+            warn(f"no Python files found under {root}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from urllib.parse import quote
 from typing import List, TextIO
 
 from torchlint import __version__
@@ -34,10 +35,11 @@ def _first_paragraph(doc: str) -> str:
 
 
 def _uri(path: str) -> str:
+    """An RFC 3986 URI reference: relative to %SRCROOT% when below it, percent-encoded."""
     relative = os.path.relpath(path)
     if relative.startswith(".."):
         return Path(os.path.abspath(path)).as_uri()
-    return relative.replace(os.sep, "/")
+    return quote(relative.replace(os.sep, "/"), safe="/")
 
 
 def render(results: List[FileFindings], out: TextIO) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import List, TextIO
 
@@ -42,10 +43,20 @@ def summary(results: List[FileFindings], unsafe_fixes: bool, fixed: int = 0) -> 
     return " ".join(parts)
 
 
-def statistics(results: List[FileFindings], out: TextIO) -> None:
-    counts = Counter(f.code for r in results for f in r.findings)
-    fixable = {rule.code: rule.fix_safety != "none" for rule in all_rules()}
+def statistics(results: List[FileFindings], out: TextIO, unsafe_fixes: bool = False, as_json: bool = False) -> None:
+    """Findings per rule, most frequent first. `[*]` marks a rule only when one of its findings
+    here has a fix that `--fix` (with `--unsafe-fixes`: that) would apply."""
+    findings = [f for r in results for f in r.findings]
+    counts = Counter(f.code for f in findings)
+    fixable = {f.code for f in findings if fix_label(f, unsafe_fixes) == "[*]"}
     names = {rule.code: rule.name for rule in all_rules()}
-    for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
-        mark = "[*]" if fixable.get(code) else "   "
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    if as_json:  # ruff's `--statistics --output-format json` fields
+        rows = [{"code": code, "name": names.get(code, ""), "count": count, "fixable": code in fixable}
+                for code, count in ordered]
+        json.dump(rows, out, indent=2)
+        out.write("\n")
+        return
+    for code, count in ordered:
+        mark = "[*]" if code in fixable else "   "
         out.write(f"{count:>5}  {code}  {mark} {names.get(code, '')}\n")
