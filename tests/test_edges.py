@@ -243,3 +243,24 @@ def test_sarif_uris_are_percent_encoded(cli, write, tmp_path):
 def test_noqa_prefix_silences_the_codes_it_prefixes(cli, write):
     path = write("n.py", "import torch\na = torch.load(p)  # noqa:TL5\nb = torch.load(p)  # noqa: TL1\n")
     assert [row for _, row, _ in findings(cli("check", "--no-cache", "--output-format", "json", path))] == [3]
+
+
+def test_deep_stack_runs_work_and_hands_back_its_exception(monkeypatch):
+    from torchlint import guard
+
+    assert guard.with_deep_stack(lambda: sum(range(10))) == 45
+    with pytest.raises(KeyError):
+        guard.with_deep_stack(lambda: {}["missing"])
+
+    def deep(n):
+        return 0 if n == 0 else 1 + deep(n - 1)
+
+    assert guard.with_deep_stack(lambda: deep(20_000)) == 20_000
+    limit = __import__("sys").getrecursionlimit()
+    assert limit < guard.RECURSION_LIMIT  # restored after the call
+
+    def refuse(size=0):
+        raise ValueError("size not valid")
+
+    monkeypatch.setattr(guard.threading, "stack_size", refuse)
+    assert guard.with_deep_stack(lambda: "inline") == "inline"  # no big thread: run here

@@ -54,13 +54,16 @@ def with_deep_stack(work: Callable[[], T]) -> T:
 
     _raise_limit()
     try:
-        with _lock:  # stack_size is process-wide: set it only for the thread made here
-            previous = threading.stack_size(STACK_BYTES)
-            try:
-                thread = threading.Thread(target=target, name="torchlint-deep-stack", daemon=True)
-                thread.start()
-            finally:
-                threading.stack_size(previous)
+        try:
+            with _lock:  # stack_size is process-wide: set it only for the thread made here
+                previous = threading.stack_size(STACK_BYTES)
+                try:
+                    thread = threading.Thread(target=target, name="torchlint-deep-stack", daemon=True)
+                    thread.start()
+                finally:
+                    threading.stack_size(previous)
+        except (RuntimeError, ValueError, MemoryError):  # no such thread here (address-space limits)
+            return work()
         thread.join()
     finally:
         _restore_limit()
