@@ -91,7 +91,8 @@ async def encoded_client(lsp_client: LanguageClient, request, tmp_path):
     capabilities.general = types.GeneralClientCapabilities(position_encodings=[request.param])
     result = await lsp_client.initialize_session(types.InitializeParams(
         capabilities=capabilities, root_uri=tmp_path.as_uri()))
-    lsp_client.encoding = result.capabilities.position_encoding
+    assert result.capabilities.position_encoding == request.param  # announced as asked
+    lsp_client.encoding = request.param
     yield
     await lsp_client.shutdown_session()
 
@@ -117,7 +118,6 @@ def apply_encoded(text, edit, encoding):
 
 async def test_positions_follow_the_negotiated_encoding(encoded_client: LanguageClient, tmp_path):
     encoding = encoded_client.encoding
-    assert encoding in ("utf-8", "utf-16", "utf-32")
     uri = await open_document(encoded_client, tmp_path / "emoji.py", EMOJI)
     (diagnostic,) = encoded_client.diagnostics[uri]
     line = EMOJI.splitlines()[4]
