@@ -22,7 +22,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 _LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude", "src")
-KNOWN_KEYS = frozenset(_LIST_KEYS + ("per-file-ignores", "target-torch"))
+KNOWN_KEYS = frozenset(_LIST_KEYS + ("per-file-ignores", "target-torch", "target-torchvision"))
 OLDEST_SUPPORTED_TORCH = (1, 0)
 
 
@@ -122,8 +122,8 @@ def _validated(path: str, data: Dict[str, Any]) -> FileConfig:
                 raise ConfigError(f"{path}: 'per-file-ignores' must be a table of glob = [codes]")
             for pattern, codes in value.items():
                 _check_string_list(path, f"per-file-ignores.{pattern}", codes)
-        elif key == "target-torch":
-            _check_version(f"{path}: 'target-torch'", value)
+        elif key in ("target-torch", "target-torchvision"):
+            _check_version(f"{path}: '{key}'", value)
     return FileConfig(path, os.path.dirname(os.path.abspath(path)), table)
 
 
@@ -178,6 +178,8 @@ class Settings:
     root: str
     target_torch: Tuple[int, ...] = OLDEST_SUPPORTED_TORCH
     src: Tuple[str, ...] = ()  # extra import roots of the project, relative to `root` (Ruff's `src`)
+    target_torch_stated: bool = False  # a setting or the project's torch requirement named the target
+    target_torchvision: Optional[Tuple[int, ...]] = None
 
     def rules(self) -> List[Type[Rule]]:
         return [r for r in all_rules() if r.code in self.enabled and r.applies_to(self.target_torch)]
@@ -185,10 +187,12 @@ class Settings:
     def cache_key(self, path: str) -> str:
         """What, besides the file's bytes, decides its findings."""
         codes = ",".join(r.code for r in self.rules_for(path))
-        return f"{codes}|{'.'.join(map(str, self.target_torch))}"
+        vision = ".".join(map(str, self.target_torchvision)) if self.target_torchvision else "-"
+        return f"{codes}|{'.'.join(map(str, self.target_torch))}|{int(self.target_torch_stated)}|{vision}"
 
     def options(self) -> LintOptions:
-        return LintOptions(target_torch=self.target_torch)
+        return LintOptions(target_torch=self.target_torch, target_torch_stated=self.target_torch_stated,
+                           target_torchvision=self.target_torchvision)
 
     def for_path(self, path: str) -> "Settings":
         """The settings of one file: these, for every file (see SettingsResolver)."""
@@ -247,7 +251,10 @@ def build_settings(
     else:
         target = OLDEST_SUPPORTED_TORCH
     src = tuple(os.path.join(file_config.root, folder) for folder in values.get("src", []))
-    return Settings(frozenset(enabled), excludes, per_file, file_config.root, target, src)
+    stated = target_torch is not None or "target-torch" in values or bool(file_config.project_torch)
+    vision = parse_version(values["target-torchvision"]) if "target-torchvision" in values else None
+    return Settings(frozenset(enabled), excludes, per_file, file_config.root, target, src,
+                    target_torch_stated=stated, target_torchvision=vision)
 
 
 @dataclass(frozen=True)

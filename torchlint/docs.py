@@ -36,9 +36,26 @@ def render_index() -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_torchfix() -> str:
+    """rules/torchfix.md: every TorchFix code and the torchlint rule that covers it."""
+    from torchlint.analysis.deprecations import tomllib
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "torchfix_codes.toml")
+    with open(path, "rb") as handle:
+        codes = tomllib.load(handle)
+    lines = ["# TorchFix codes and the torchlint rules that cover them", "",
+             "Generated from torchlint/data/torchfix_codes.toml by `python -m torchlint.docs`.", "",
+             "| TorchFix | What it reports | torchlint | Notes |", "| --- | --- | --- | --- |"]
+    for code, row in codes.items():
+        rules = ", ".join(f"[{r}]({r}.md)" for r in row["torchlint"]) or "none"
+        lines.append(f"| {code} | {row['torchfix']} | {rules} | {row['note']} |")
+    return "\n".join(lines) + "\n"
+
+
 def expected_pages() -> Dict[str, str]:
     pages = {f"{rule.code}.md": render_page(rule) for rule in all_rules()}
     pages["README.md"] = render_index()
+    pages["torchfix.md"] = render_torchfix()
     return pages
 
 

@@ -56,6 +56,8 @@ class LintOptions:
     """Settings that change what rules report, beyond which rules run."""
 
     target_torch: Tuple[int, ...] = (1, 0)  # the oldest torch the checked code must run on
+    target_torch_stated: bool = False  # False: no setting or requirement said so (assume current torch)
+    target_torchvision: Optional[Tuple[int, ...]] = None  # the oldest torchvision, when stated
 
 
 class Rule:
