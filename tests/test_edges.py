@@ -264,3 +264,15 @@ def test_deep_stack_runs_work_and_hands_back_its_exception(monkeypatch):
 
     monkeypatch.setattr(guard.threading, "stack_size", refuse)
     assert guard.with_deep_stack(lambda: "inline") == "inline"  # no big thread: run here
+
+
+def test_internal_errors_are_not_written_to_a_baseline(cli, write, tmp_path, monkeypatch):
+    write("a.py", LOAD)
+
+    def broken(*args):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(runner, "_lint_or_fix", broken)
+    result = cli("check", "--no-cache", "--jobs", "1", "--write-baseline", "b.json", ".", cwd=tmp_path)
+    assert result.code == 2
+    assert json.loads((tmp_path / "b.json").read_text())["files"] == {}

@@ -20,6 +20,7 @@ from torchlint.config import ConfigError
 from torchlint.fingerprint import fingerprints
 from torchlint.report import FileFindings
 
+INTERNAL_ERROR_CODE = "TL002"
 FORMAT_VERSION = 2  # 1: paths relative to the folder torchlint ran from (still read)
 _ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 
@@ -46,10 +47,12 @@ def write_baseline(path: str, results: List[FileFindings]) -> int:
         if not result.findings:
             continue
         prints = fingerprints(result.findings, result.lines)
-        entries[_key(result.path, root)] = [
+        recorded = [  # an internal error is no finding to accept: the next run must try again
             {"code": f.code, "fingerprint": fp, "line": f.line, "message": f.message}
-            for f, fp in zip(result.findings, prints)
+            for f, fp in zip(result.findings, prints) if f.code != INTERNAL_ERROR_CODE
         ]
+        if recorded:
+            entries[_key(result.path, root)] = recorded
     document = {"torchlint_baseline": FORMAT_VERSION, "torchlint_version": __version__, "files": entries}
     temporary = path + ".tmp"
     with open(temporary, "w", encoding="utf-8") as handle:
