@@ -276,3 +276,13 @@ def test_internal_errors_are_not_written_to_a_baseline(cli, write, tmp_path, mon
     result = cli("check", "--no-cache", "--jobs", "1", "--write-baseline", "b.json", ".", cwd=tmp_path)
     assert result.code == 2
     assert json.loads((tmp_path / "b.json").read_text())["files"] == {}
+
+
+def test_version_1_baselines_are_still_read_relative_to_the_current_folder(cli, write, tmp_path):
+    write("pkg/a.py", LOAD)
+    cli("check", "--write-baseline", "b.json", ".", cwd=tmp_path)
+    document = json.loads((tmp_path / "b.json").read_text())
+    document["torchlint_baseline"] = 1
+    document["files"] = {"a.py": document["files"]["pkg/a.py"]}  # v1: relative to where it ran
+    (tmp_path / "old.json").write_text(json.dumps(document))
+    assert cli("check", "--baseline", "../old.json", ".", cwd=tmp_path / "pkg").code == 0
