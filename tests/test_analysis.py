@@ -80,11 +80,19 @@ def test_module_values_are_followed(body):
 @pytest.mark.parametrize("body", [
     "m = nn.Linear(2, 2)\nif c:\n    m = m.state_dict()\ntorch.save(m, p)",   # maybe a state dict
     "m = nn.Linear(2, 2)\nfor _ in r:\n    torch.save(m, p)\n    m = m.state_dict()",  # loop back edge
+    "def build():\n    if c:\n        return nn.Linear(2, 2)\nm = build()\ntorch.save(m, p)",  # may be None
+])
+def test_values_that_are_modules_on_some_paths(body):
+    """Followed to every value: TL501 reports a module saved on some paths, without a fix."""
+    found = lint_text(MODEL + body + "\n", all_rules()).findings
+    assert [(f.code, f.fix) for f in found] == [("TL501", None)]
+
+
+@pytest.mark.parametrize("body", [
     "m = make()\ntorch.save(m, p)",                                  # unknown function
     "def f(m):\n    torch.save(m, p)",                              # unannotated parameter
     "def f(m: 'nn.Module'):\n    torch.save(m, p)",                # string annotation: not followed
     "def build():\n    yield nn.Linear(2, 2)\nm = build()\ntorch.save(m, p)",  # a generator
-    "def build():\n    if c:\n        return nn.Linear(2, 2)\nm = build()\ntorch.save(m, p)",  # may be None
     "m, *rest = nn.Linear(2, 2), 1\ntorch.save(rest, p)",
     "m = nn.Linear(2, 2)\ndel m\nm = load_state()\ntorch.save(m, p)",
     "try:\n    m = nn.Linear(2, 2)\nexcept E:\n    m = None\ntorch.save(m, p)",

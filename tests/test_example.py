@@ -27,3 +27,33 @@ def test_example_fix_matches_golden_and_leaves_only_unfixable():
 
 def test_example_cli_exit_code(cli):
     assert cli("check", EXAMPLE).code == 1
+
+
+def test_example_trains_and_resumes_after_fix(tmp_path, monkeypatch):
+    """`--fix` (safe fixes only) must not break the program: the checkpoint the script writes holds
+    the whole model, so adding `weights_only=True` to its load would make resuming fail. Run as
+    on the torch the finding is about (< 2.6, where loads unpickle by default); on torch >= 2.6
+    the unfixed resume is refused by the default weights-only load anyway (TL501/TL503)."""
+    import importlib.util
+
+    import pytest
+
+    torch = pytest.importorskip("torch")
+    result = fix_text(EXAMPLE.read_text(), all_rules(), unsafe=False)
+    script = tmp_path / "train_fixed_safe.py"
+    script.write_text(result.text)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    spec = importlib.util.spec_from_file_location("train_fixed_safe", script)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(__import__("sys").modules, "train_fixed_safe", module)
+    spec.loader.exec_module(module)
+    torch.manual_seed(0)
+    trained, losses = module.train(1, "cpu", str(tmp_path / "checkpoint.pt"))
+    assert len(losses) == 8
+    resumed, epoch = module.resume(str(tmp_path / "checkpoint.pt"), "cpu")
+    assert epoch == 0 and isinstance(resumed, torch.nn.Module)
+    x = torch.randn(2, 1, 28, 28)
+    trained.eval(), resumed.eval()
+    with torch.no_grad():
+        assert torch.equal(resumed(x), trained(x))

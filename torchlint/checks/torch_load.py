@@ -8,11 +8,13 @@ TL502 leaves them alone, since forcing `weights_only=True` on a whole-model load
 
 from __future__ import annotations
 
-from typing import List, Set, Tuple
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
 from torchlint.analysis import Where
+from torchlint.analysis.checkpoints import REFUSED, CheckpointFacts, Saved
 from torchlint.analysis.torch_api import MODULE_ONLY_METHODS
 from torchlint.analysis.values import strip_module_methods
 from torchlint.checks._syntax import argument, has_star_args, with_keyword
@@ -20,6 +22,19 @@ from torchlint.rule import NO_FIX, SAFE, SOMETIMES, UNSAFE, Fix, Rule, register,
 
 
 WEIGHTS_ONLY_DEFAULT = (2, 6)  # the release that made weights_only=True the default
+_SAFE_GLOBALS = "torch.serialization.safe_globals"
+
+
+@dataclass
+class _TryFrame:
+    part: str = "body"  # body, handler, type-error (a handler catching TypeError), after
+    tries_weights_only: bool = False  # its body calls torch.load(..., weights_only=...)
+
+
+def _catches_type_error(handler: cst.ExceptHandler) -> bool:
+    caught = handler.type
+    names = [e.value for e in caught.elements] if isinstance(caught, cst.Tuple) else [caught]
+    return any(isinstance(n, cst.Name) and n.value == "TypeError" for n in names)
 
 
 class _LoadTracker(Rule):
@@ -28,12 +43,51 @@ class _LoadTracker(Rule):
     def __init__(self, analysis) -> None:
         super().__init__(analysis)
         self.loads: List[cst.Call] = []
+        self.load_where: Dict[int, Where] = {}
+        self.intended: Set[int] = set()  # loads that leave out weights_only on purpose
         self._module_uses: List[Tuple[cst.BaseExpression, Where, str]] = []
+        self._tries: List[_TryFrame] = []
+        self._safe_globals: List[int] = []  # the `with safe_globals(...)` blocks we are in
+
+    # `try: torch.load(p, weights_only=True) except TypeError: torch.load(p)` (torch < 1.13 has no
+    # weights_only) and `with torch.serialization.safe_globals([...]): torch.load(p)` (which only
+    # means something to a weights-only load) leave weights_only out on purpose.
+    def visit_Try(self, node: cst.Try) -> None:
+        self._tries.append(_TryFrame())
+
+    def leave_Try(self, original_node: cst.Try) -> None:
+        self._tries.pop()
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if self._tries:
+            self._tries[-1].part = "type-error" if _catches_type_error(node) else "handler"
+
+    def leave_ExceptHandler(self, original_node: cst.ExceptHandler) -> None:
+        if self._tries:
+            self._tries[-1].part = "after"
+
+    def visit_With(self, node: cst.With) -> None:
+        if any(isinstance(item.item, cst.Call) and self.analysis.qualified_name(item.item.func) == _SAFE_GLOBALS
+               for item in node.items):
+            self._safe_globals.append(id(node))
+
+    def leave_With(self, original_node: cst.With) -> None:
+        if self._safe_globals and self._safe_globals[-1] == id(original_node):
+            self._safe_globals.pop()
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if self.analysis.qualified_name(func) == "torch.load":
             self.loads.append(node)
+            self.load_where[id(node)] = self.analysis.where()
+            passes_weights_only = argument(node, None, "weights_only") is not None
+            for frame in self._tries:
+                if frame.part == "body" and passes_weights_only:
+                    frame.tries_weights_only = True
+            innermost = self._tries[-1] if self._tries else None
+            if self._safe_globals or (innermost is not None and innermost.part == "type-error"
+                                      and innermost.tries_weights_only):
+                self.intended.add(id(node))
         elif isinstance(func, cst.Attribute):
             if func.attr.value in MODULE_ONLY_METHODS:
                 self._module_uses.append((func.value, self.analysis.where(), f".{func.attr.value}()"))
@@ -61,7 +115,12 @@ class TorchLoadWithoutWeightsOnly(_LoadTracker):
     """
     ## What it does
     Finds `torch.load(...)` calls that do not pass `weights_only=True`: the argument is missing,
-    or it is set to `False`.
+    or it is set to `False`. Loads that leave it out on purpose are not reported: the fallback
+    for old torch in `try: torch.load(p, weights_only=True) except TypeError: torch.load(p)`
+    (torch before 1.13 has no such argument; a refused file raises `UnpicklingError`, which
+    that handler does not catch), and loads inside `with torch.serialization.safe_globals(...)`,
+    which only a weights-only load uses. A fallback under `except Exception:` is reported: it
+    unpickles everything exactly when the weights-only load refused the file.
 
     ## Why is this bad?
     Without `weights_only=True`, `torch.load` unpickles arbitrary Python objects, and unpickling
@@ -95,11 +154,24 @@ class TorchLoadWithoutWeightsOnly(_LoadTracker):
     `weights_only=False` is always reported.
 
     ## Fix safety
-    Safe when the argument is missing and no `pickle_module` is passed: it adds
-    `weights_only=True`, which is what PyTorch 2.6 and later already do. Unsafe when it replaces an
-    explicit `weights_only=False`: the author may have meant to load a pickled object that is not
-    a plain checkpoint, which will then be refused. No fix when a `pickle_module` is passed
-    (PyTorch refuses to combine the two) or when `**kwargs` are forwarded.
+    `weights_only=True` must not refuse what the program itself saved, so the fix depends on
+    what the `torch.save` calls of the file put in their files (saves to another literal path
+    than the load's are left out). `weights_only=True` accepts tensors, containers of them,
+    numbers, strings, `None`, dtypes, devices and the state dicts of modules and optimizers; it
+    refuses whole modules and optimizers, argparse Namespaces, numpy values and instances of the
+    program's own classes.
+
+    - Safe when the argument is missing, no `pickle_module` is passed and everything the file
+      saves is plain weights: it adds `weights_only=True`, which is what PyTorch 2.6 and later
+      already do.
+    - Unsafe when it replaces an explicit `weights_only=False` (the author may have meant to load
+      a pickled object), when the file also saves values whose type is not known, or when it
+      saves a whole module (which TL501's fix turns into a state dict). The message names what
+      is saved.
+    - No fix when the file saves other objects `weights_only=True` refuses (an argparse
+      Namespace, say): the load would fail; save plain data, or allow the class with
+      `torch.serialization.safe_globals`. No fix either when a `pickle_module` is passed (PyTorch
+      refuses to combine the two) or when `**kwargs` are forwarded.
 
     ## Source
     Note 001, "14.Pytorch模型断点续练方法": every load in the note's checkpoint code is a plain
@@ -114,28 +186,55 @@ class TorchLoadWithoutWeightsOnly(_LoadTracker):
 
     def finish(self) -> None:
         used = self.loads_used_as_module()
+        checkpoints = CheckpointFacts(self.analysis)
         for call in self.loads:
             if id(call) not in used:
-                self._check(call)
+                self._check(call, checkpoints)
 
-    def _check(self, call: cst.Call) -> None:
+    def _check(self, call: cst.Call, checkpoints: CheckpointFacts) -> None:
         weights_only = argument(call, None, "weights_only")
         pickle_module = argument(call, 2, "pickle_module")
+        old: cst.CSTNode
+        new: cst.CSTNode
         if weights_only is None:
-            if has_star_args(call) or self.options.target_torch >= WEIGHTS_ONLY_DEFAULT:
+            if has_star_args(call) or self.options.target_torch >= WEIGHTS_ONLY_DEFAULT or id(call) in self.intended:
                 return
-            fix = None if pickle_module else Fix(
-                SAFE, "Add `weights_only=True`", (Edit(call, with_keyword(call, "weights_only", cst.Name("True"))),)
-            )
-            self.report(call, "`torch.load` without `weights_only=True` unpickles arbitrary objects, "
-                        "which can run code from the file; pass `weights_only=True`", fix)
+            message = ("`torch.load` without `weights_only=True` unpickles arbitrary objects, which can run code "
+                       "from the file; pass `weights_only=True`")
+            new, old, title = with_keyword(call, "weights_only", cst.Name("True")), call, "Add `weights_only=True`"
+            default = SAFE
         elif isinstance(weights_only.value, cst.Name) and weights_only.value.value == "False":
-            fix = None if pickle_module else Fix(
-                UNSAFE, "Set `weights_only=True`",
-                (Edit(weights_only.value, weights_only.value.with_changes(value="True")),),
-            )
-            self.report(call, "`torch.load(..., weights_only=False)` unpickles arbitrary objects, "
-                        "which can run code from the file; load weights with `weights_only=True`", fix)
+            message = ("`torch.load(..., weights_only=False)` unpickles arbitrary objects, which can run code "
+                       "from the file; load weights with `weights_only=True`")
+            old = weights_only.value
+            new, title = weights_only.value.with_changes(value="True"), "Set `weights_only=True`"
+            default = UNSAFE  # the author may have meant to load a pickled object
+        else:
+            return
+        if pickle_module:
+            self.report(call, message, None)
+            return
+        saves = checkpoints.refused_by_weights_only(call, self.load_where.get(id(call)))
+        applicability, why = _fix_applicability(default, saves)
+        fix = Fix(applicability, title, (Edit(old, new),)) if applicability is not None else None
+        self.report(call, message + why, fix)
+
+
+def _fix_applicability(default: str, saves: List[Saved]) -> Tuple[Optional[str], str]:
+    """How safe `weights_only=True` is when this file saves `saves` (what weights_only may refuse),
+    and the words that say why. A whole module saved is TL501's to fix (its fix saves the
+    state dict), so the fix stays, as unsafe; any other refused object makes the load fail: no fix."""
+    if not saves:
+        return default, ""
+    first = saves[0].judgement
+    if first.verdict == REFUSED:
+        if all(s.judgement.reason.startswith("a whole module") for s in saves if s.refused):
+            return UNSAFE, (f" (unsafe fix: this file saves {first.reason}, which `weights_only=True` "
+                            "refuses until that save is a `state_dict()`, TL501)")
+        return None, (f" (no fix: this file saves {first.reason}, which `weights_only=True` refuses; "
+                      "save plain data instead or allow its class with `torch.serialization.safe_globals`)")
+    return UNSAFE, (f" (unsafe fix: this file also saves {first.reason}, which `weights_only=True` "
+                    "may refuse)")
 
 
 @register

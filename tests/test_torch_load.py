@@ -1,0 +1,127 @@
+"""TL502's fix is safe only when nothing the load may read holds objects that `weights_only=True`
+refuses; otherwise it is unsafe or absent and the message says why. Loads that leave
+`weights_only` out on purpose (a fallback for old torch, inside `safe_globals`) are not reported."""
+
+import textwrap
+
+import pytest
+
+from torchlint.engine import lint_text
+from torchlint.rule import all_rules
+
+
+def tl502(source):
+    findings = lint_text("import argparse\nimport torch\n" + textwrap.dedent(source), all_rules()).findings
+    return [f for f in findings if f.code == "TL502"]
+
+
+def test_no_saves_in_the_file_keeps_the_fix_safe():
+    (finding,) = tl502("state = torch.load(p)\n")
+    assert finding.fix.applicability == "safe"
+
+
+@pytest.mark.parametrize("saved", [
+    "{'model': model.state_dict(), 'optimizer': optimizer.state_dict(), 'epoch': epoch, 'lr': 0.1}",
+    "model.state_dict()",
+    "{k: v.cpu() for k, v in model.state_dict().items()}",
+])
+def test_saving_only_weights_keeps_the_fix_safe(saved):
+    (finding,) = tl502(f"""
+        model = torch.nn.Linear(2, 2)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        for epoch in range(3):
+            torch.save({saved}, "ckpt.pt")
+        state = torch.load("ckpt.pt")
+    """)
+    assert finding.fix.applicability == "safe"
+
+
+def test_a_whole_module_saved_makes_the_fix_unsafe():
+    (finding,) = tl502("""
+        model = torch.nn.Linear(2, 2)
+        torch.save({"model": model, "epoch": 1}, path)
+        checkpoint = torch.load(path, map_location="cpu")
+    """)
+    assert finding.fix.applicability == "unsafe"
+    assert "saves a whole module, `model`" in finding.message and "TL501" in finding.message
+
+
+def test_other_refused_objects_leave_no_fix():
+    (finding,) = tl502("""
+        parser = argparse.ArgumentParser()
+        args = parser.parse_args()
+        torch.save({"args": args, "weights": torch.ones(2)}, path)
+        run = torch.load(path)
+    """)
+    assert finding.fix is None
+    assert "argparse Namespace, `args`" in finding.message and "safe_globals" in finding.message
+
+
+def test_an_explicit_false_with_a_refused_save_has_no_fix():
+    (finding,) = tl502("""
+        torch.save(argparse.Namespace(lr=0.1), path)
+        run = torch.load(path, weights_only=False)
+    """)
+    assert finding.fix is None
+
+
+def test_values_of_unknown_type_make_the_fix_unsafe():
+    (finding,) = tl502("""
+        def save(model, best_acc, path):
+            torch.save({"state_dict": model.state_dict(), "best_acc": best_acc}, path)
+
+        def resume(path):
+            return torch.load(path)
+    """)
+    assert finding.fix.applicability == "unsafe"
+    assert "`best_acc`, whose type is not known here" in finding.message
+
+
+def test_a_save_to_another_literal_path_is_not_what_is_loaded():
+    (finding,) = tl502("""
+        model = torch.nn.Linear(2, 2)
+        torch.save(model, "export.pt")
+        weights = torch.load("pretrained.pt")
+    """)
+    assert finding.fix.applicability == "safe"
+
+
+@pytest.mark.parametrize("source", [
+    """
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except TypeError:
+        state = torch.load(p, map_location="cpu")
+    """,
+    """
+    try:
+        state = torch.load(p, weights_only=True)
+    except (TypeError, RuntimeError):
+        state = torch.load(p)
+    """,
+    """
+    with torch.serialization.safe_globals([argparse.Namespace]):
+        run = torch.load(p)
+    """,
+    """
+    from torch.serialization import safe_globals
+    with safe_globals([argparse.Namespace]), open(p, "rb") as f:
+        run = torch.load(f)
+    """,
+])
+def test_weights_only_left_out_on_purpose_is_silent(source):
+    assert tl502(source) == []
+
+
+@pytest.mark.parametrize("source", [
+    # falls back to unpickling everything when the weights-only load refuses the file
+    "try:\n    s = torch.load(p, weights_only=True)\nexcept Exception:\n    s = torch.load(p)\n",
+    # no weights-only attempt before the fallback
+    "try:\n    s = open(p)\nexcept TypeError:\n    s = torch.load(p)\n",
+    # after the handler, not in it
+    "try:\n    s = torch.load(p, weights_only=True)\nexcept TypeError:\n    pass\ns = torch.load(p)\n",
+    # safe_globals does nothing for an explicit full unpickle
+    "with torch.serialization.safe_globals([argparse.Namespace]):\n    s = torch.load(p, weights_only=False)\n",
+])
+def test_lookalike_fallbacks_are_reported(source):
+    assert len(tl502(source)) == 1

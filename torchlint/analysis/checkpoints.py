@@ -1,0 +1,305 @@
+"""What the `torch.save` calls put in their files, judged by what `torch.load(weights_only=True)`
+accepts, so that a rule can tell whether forcing a weights-only load would break a program.
+
+torch 2.13's weights-only unpickler accepts tensors (and parameters), dicts (also OrderedDict and
+Counter), lists, tuples and sets of them, strings, bytes, numbers, booleans and None, dtypes,
+devices and `torch.Size`, and the state dicts of modules, optimizers, schedulers and scalers. It
+refuses whole modules and optimizers, argparse Namespaces, numpy arrays and scalars, and instances
+of the program's own classes (tests/test_checkpoints.py checks these facts against torch).
+
+The one query, `refused_by_weights_only(load)`, answers for the saves of this file; the
+project-wide program model can later answer it for the saves of the whole project.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator, List, Optional, Tuple
+
+import libcst as cst
+
+from torchlint.syntax import argument_value, is_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torchlint.analysis import ModuleAnalysis, Where
+
+# Verdicts, ordered: a container is as bad as its worst element.
+WEIGHTS, UNKNOWN, REFUSED = 0, 1, 2
+
+_SAME_AS_RECEIVER = frozenset("cpu cuda to detach clone contiguous float half double bfloat16 copy".split())
+_PLAIN_RESULTS = frozenset("item tolist state_dict size dim numel keys".split())
+_PLAIN_BUILTINS = frozenset("int float str bool len round abs repr sum dict list tuple sorted".split())
+_COMBINING_BUILTINS = frozenset({"max", "min"})
+_TENSOR_NAMESPACES = ("torch.", "torch.linalg.", "torch.fft.", "torch.special.")
+_NON_TENSOR_TORCH = ("torch.nn.", "torch.optim.", "torch.utils.", "torch.jit.", "torch.distributed.",
+                     "torch.cuda.", "torch.backends.", "torch.serialization.", "torch.hub.")
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: int  # WEIGHTS, UNKNOWN or REFUSED
+    reason: str = ""  # for UNKNOWN and REFUSED: what is saved, in words
+
+    def worst(self, other: "Judgement") -> "Judgement":
+        return other if other.verdict > self.verdict else self
+
+
+PLAIN = Judgement(WEIGHTS)
+
+
+@dataclass(frozen=True)
+class Saved:
+    """One `torch.save(obj, f)` of the module and what `obj` holds."""
+
+    call: cst.Call
+    where: "Where"
+    judgement: Judgement
+
+    @property
+    def refused(self) -> bool:
+        return self.judgement.verdict == REFUSED
+
+
+class CheckpointFacts:
+    def __init__(self, analysis: "ModuleAnalysis") -> None:
+        self.analysis = analysis
+        self.values = analysis.values
+        self._saves: Optional[List[Saved]] = None
+        self._visiting: set = set()
+
+    # ------------------------------------------------------------------ the query
+    def refused_by_weights_only(self, load: cst.Call, where: Optional["Where"] = None) -> List[Saved]:
+        """The saves whose file `load` may read and that `weights_only=True` refuses or may
+        refuse (REFUSED first). Saves to a different literal path than the load's are left out."""
+        path = argument_value(load, 0, "f")
+        found = [s for s in self.saves() if s.judgement.verdict != WEIGHTS and _may_be_same_file(s.call, path)]
+        return sorted(found, key=lambda s: -s.judgement.verdict)
+
+    def saves(self) -> List[Saved]:
+        if self._saves is None:
+            self._saves = []
+            for call, where in self._save_calls():
+                obj = argument_value(call, 0, "obj")
+                judgement = self.judge(obj, where) if obj is not None else Judgement(UNKNOWN, "an unknown object")
+                self._saves.append(Saved(call, where, judgement))
+        return self._saves
+
+    def _save_calls(self) -> Iterator[Tuple[cst.Call, "Where"]]:
+        index = self.analysis.index
+        for info in list(index.statements.values()):
+            node = info.node
+            if not isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                continue
+            for small in node.body:
+                small_info = index.small_statements.get(id(small), info)
+                for call in _calls_in(small):
+                    if self.analysis.qualified_name(call.func, (small_info.scope, small_info)) == "torch.save":
+                        yield call, (small_info.scope, small_info)
+
+    # ------------------------------------------------------------------ judging a saved value
+    def judge(self, expr: cst.BaseExpression, where: "Where") -> Judgement:
+        """What `weights_only=True` makes of the value `expr` has at `where`."""
+        if isinstance(expr, (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString,
+                             cst.FormattedString)) or is_name(expr, "None") or is_name(expr, "True") or is_name(
+                expr, "False"):
+            return PLAIN
+        if isinstance(expr, cst.Dict):
+            return self._all(where, [part for e in expr.elements if isinstance(e, cst.DictElement)
+                                     for part in (e.key, e.value)], starred=len(expr.elements) != sum(
+                isinstance(e, cst.DictElement) for e in expr.elements))
+        if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+            return self._all(where, [e.value for e in expr.elements],
+                             starred=any(isinstance(e, cst.StarredElement) for e in expr.elements))
+        if isinstance(expr, (cst.BinaryOperation, cst.BooleanOperation)):
+            return self._all(where, [expr.left, expr.right])
+        if isinstance(expr, cst.UnaryOperation):
+            return self.judge(expr.expression, where)
+        if isinstance(expr, cst.IfExp):
+            return self._all(where, [expr.body, expr.orelse])
+        if isinstance(expr, cst.Comparison):
+            return PLAIN
+        if self.values.is_module(expr, where):
+            return Judgement(REFUSED, f"a whole module, `{self._code(expr)}`")
+        origins = self.values.origins(expr, where)
+        if origins is None:
+            return self._unbound(expr, where)
+        result = PLAIN
+        for node, node_where in origins:
+            if id(node) in self._visiting:
+                continue
+            self._visiting.add(id(node))
+            try:
+                result = result.worst(self._judge_origin(node, node_where, expr))
+            finally:
+                self._visiting.discard(id(node))
+        return result
+
+    def _all(self, where: "Where", parts: List[Optional[cst.BaseExpression]], starred: bool = False) -> Judgement:
+        result = Judgement(UNKNOWN, "unpacked elements") if starred else PLAIN
+        for part in parts:
+            if part is not None:
+                result = result.worst(self.judge(part, where))
+        return result
+
+    def _unbound(self, expr: cst.BaseExpression, where: "Where") -> Judgement:
+        """A name with no assignment to follow: a `for` index over `range`/`enumerate` is an int."""
+        if isinstance(expr, cst.Name):
+            bindings = self.analysis.reaching(expr.value, where)
+            if bindings and all(b.kind == "for" and _counts(b.stmt.node, expr.value) for b in bindings):
+                return PLAIN
+        return Judgement(UNKNOWN, f"`{self._code(expr)}`, whose type is not known here")
+
+    def _judge_origin(self, node: cst.CSTNode, where: "Where", saved: cst.BaseExpression) -> Judgement:
+        if isinstance(node, cst.Param):
+            return Judgement(UNKNOWN, f"`{self._code(saved)}`, whose type is not known here")
+        if not isinstance(node, cst.BaseExpression):
+            return Judgement(UNKNOWN, f"`{self._code(saved)}`, whose type is not known here")
+        if not isinstance(node, (cst.Call, cst.Subscript, cst.Attribute, cst.DictComp, cst.ListComp, cst.SetComp)):
+            return self.judge(node, where) if node is not saved else Judgement(
+                UNKNOWN, f"`{self._code(saved)}`, whose type is not known here")
+        if self.values.is_module(node, where):
+            return Judgement(REFUSED, f"a whole module, `{self._code(saved)}`")
+        if isinstance(node, cst.Subscript):  # an element of a weights-only container is one too
+            inner = self.judge(node.value, where)
+            return PLAIN if inner.verdict == WEIGHTS else Judgement(
+                inner.verdict, inner.reason or f"`{self._code(saved)}`")
+        if isinstance(node, (cst.DictComp, cst.ListComp, cst.SetComp)):
+            return self._comprehension(node, where, saved)
+        if isinstance(node, cst.Attribute):
+            return self._attribute(node, where, saved)
+        return self._call(node, where, saved)
+
+    def _attribute(self, node: cst.Attribute, where: "Where", saved: cst.BaseExpression) -> Judgement:
+        if node.attr.value in ("data", "grad", "T", "mT", "shape", "dtype", "device"):
+            return self.judge(node.value, where)  # of a tensor: a tensor, torch.Size, dtype or device
+        if self._namespace(node.value, where):
+            return PLAIN  # argparse values are strings, numbers and lists of them
+        return Judgement(UNKNOWN, f"`{self._code(saved)}`, whose type is not known here")
+
+    def _call(self, node: cst.Call, where: "Where", saved: cst.BaseExpression) -> Judgement:
+        func = node.func
+        qualified = self.analysis.qualified_name(func, where)
+        code = self._code(saved)
+        if qualified is not None:
+            if qualified == "torch.load":
+                weights_only = argument_value(node, None, "weights_only")
+                return PLAIN if weights_only is not None and is_name(weights_only, "True") else Judgement(
+                    UNKNOWN, f"`{code}`, loaded from a file that may hold any object")
+            if qualified.startswith("torch.optim.") and qualified.rsplit(".", 1)[-1][:1].isupper():
+                return Judgement(REFUSED, f"a whole optimizer, `{code}`")
+            if qualified == "argparse.Namespace":
+                return Judgement(REFUSED, f"an argparse Namespace, `{code}`")
+            if qualified.split(".")[0] == "numpy":
+                return Judgement(REFUSED, f"a numpy value, `{code}`")
+            if qualified in ("copy.deepcopy", "copy.copy", "collections.OrderedDict"):
+                return self._all(where, [arg.value for arg in node.args])
+            if qualified == "time.time" or qualified == "time.perf_counter":
+                return PLAIN
+            if (qualified.startswith(_TENSOR_NAMESPACES) and not qualified.startswith(_NON_TENSOR_TORCH)
+                    and qualified.rsplit(".", 1)[-1][:1].islower()):
+                return PLAIN  # torch's functions return tensors (and numbers)
+            return Judgement(UNKNOWN, f"`{code}`, whose type is not known here")
+        if isinstance(func, cst.Name) and not self.analysis.reaching(func.value):
+            if func.value in _PLAIN_BUILTINS:
+                return PLAIN if func.value not in ("dict", "list", "tuple", "sorted") else self._all(
+                    where, [arg.value for arg in node.args])
+            if func.value in _COMBINING_BUILTINS:
+                return self._all(where, [arg.value for arg in node.args])
+            if func.value == "vars" and node.args and self._namespace(node.args[0].value, where):
+                return PLAIN
+        classes = list(self.values.local_classes(func, where))
+        if classes:
+            return Judgement(REFUSED, f"an instance of the class `{classes[0][0].name.value}`, `{code}`")
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method in ("parse_args", "parse_known_args") and self._parser(func.value, where):
+                return Judgement(REFUSED, f"an argparse Namespace, `{code}`")
+            if method == "numpy":
+                return Judgement(REFUSED, f"a numpy array, `{code}`")
+            if method in _PLAIN_RESULTS:
+                return PLAIN
+            if method in _SAME_AS_RECEIVER:
+                return self.judge(func.value, where)
+        return Judgement(UNKNOWN, f"`{code}`, whose type is not known here")
+
+    def _comprehension(self, node: cst.CSTNode, where: "Where", saved: cst.BaseExpression) -> Judgement:
+        """`{k: v.cpu() for k, v in model.state_dict().items()}`: the parts of a weights-only
+        container, moved or copied, are weights too."""
+        for_in = node.for_in  # type: ignore[attr-defined]
+        iterable = for_in.iter
+        if (isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute)
+                and iterable.func.attr.value in ("items", "values", "keys")):
+            iterable = iterable.func.value
+        targets = set(_target_names(for_in.target))
+        parts = [node.key, node.value] if isinstance(node, cst.DictComp) else [node.elt]  # type: ignore[attr-defined]
+        if for_in.inner_for_in is None and self.judge(iterable, where).verdict == WEIGHTS and all(
+            _built_from(part, targets) for part in parts
+        ):
+            return PLAIN
+        return Judgement(UNKNOWN, f"`{self._code(saved)}`, whose type is not known here")
+
+    def _parser(self, expr: cst.BaseExpression, where: "Where") -> bool:
+        origins = self.values.origins(expr, where)
+        return origins is not None and bool(origins) and all(
+            isinstance(n, cst.Call) and self.analysis.qualified_name(n.func, w) == "argparse.ArgumentParser"
+            for n, w in origins
+        )
+
+    def _namespace(self, expr: cst.BaseExpression, where: "Where") -> bool:
+        origins = self.values.origins(expr, where)
+        return origins is not None and bool(origins) and all(
+            isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+            and n.func.attr.value == "parse_args" and self._parser(n.func.value, w)
+            for n, w in origins
+        )
+
+    def _code(self, expr: cst.CSTNode) -> str:
+        return self.analysis.module.code_for_node(expr).strip()
+
+
+# ---------------------------------------------------------------------- syntax helpers
+def _calls_in(node: cst.CSTNode) -> Iterator[cst.Call]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Call):
+            yield current
+        if isinstance(current, (cst.Lambda, cst.BaseSuite)):
+            continue
+        stack.extend(current.children)
+
+
+def _may_be_same_file(save: cst.Call, load_path: Optional[cst.BaseExpression]) -> bool:
+    saved_to = argument_value(save, 1, "f")
+    literal = (cst.SimpleString, cst.ConcatenatedString)
+    if isinstance(saved_to, literal) and isinstance(load_path, literal):
+        return saved_to.evaluated_value == load_path.evaluated_value
+    return True
+
+
+def _counts(stmt: Optional[cst.CSTNode], name: str) -> bool:
+    """`for name in range(...)` or `for name, ... in enumerate(...)`."""
+    if not isinstance(stmt, cst.For) or not isinstance(stmt.iter, cst.Call) or not isinstance(stmt.iter.func, cst.Name):
+        return False
+    if stmt.iter.func.value == "range":
+        return is_name(stmt.target, name)
+    if stmt.iter.func.value == "enumerate" and isinstance(stmt.target, cst.Tuple) and stmt.target.elements:
+        return is_name(stmt.target.elements[0].value, name)
+    return False
+
+
+def _target_names(target: cst.BaseExpression) -> Iterator[str]:
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from _target_names(element.value)
+
+
+def _built_from(expr: cst.BaseExpression, names: set) -> bool:
+    """The expression is one of `names`, moved or copied (`v.cpu()`, `v.detach().clone()`)."""
+    while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and (
+        expr.func.attr.value in _SAME_AS_RECEIVER
+    ):
+        expr = expr.func.value
+    return isinstance(expr, cst.Name) and expr.value in names or isinstance(expr, cst.SimpleString)
