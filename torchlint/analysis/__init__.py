@@ -15,8 +15,10 @@ from torchlint.analysis.scopes import Binding, Scope, ScopeIndex, StatementInfo
 from torchlint.analysis.torch_api import TORCH_NN_MODULE_CLASSES, canonical
 
 if TYPE_CHECKING:  # pragma: no cover
+    from torchlint.analysis.modes import ModeFacts
     from torchlint.analysis.project import ImportContext
     from torchlint.analysis.summary import Symbol
+    from torchlint.analysis.timing import TimingFacts
 
 Where = Tuple[Scope, StatementInfo]
 
@@ -44,9 +46,12 @@ class ModuleAnalysis:
         from torchlint.analysis.tensors import TensorFacts
         from torchlint.analysis.values import ValueFacts
 
+        from torchlint.analysis.kinds import Kinds
+
         self.values = ValueFacts(self)
         self.tensors = TensorFacts(self)
         self.devices = DeviceFacts(self)
+        self.kinds = Kinds(self)
         self._model_classes = None
 
     # ------------------------------------------------------------------ traversal tracking
@@ -145,6 +150,14 @@ class ModuleAnalysis:
         dotted = _qualify(self, node, where)
         return canonical(dotted) if dotted else None
 
+    def kind(self, expr: cst.BaseExpression, where: Optional[Where] = None) -> "Kind":
+        """What kind of value `expr` is (Module, Tensor, Optimizer, Loss or Unknown), with the evidence."""
+        return self.kinds.kind(expr, where)
+
+    def loss_call(self, call: cst.Call, where: Optional[Where] = None) -> Optional["LossCall"]:
+        """The loss a call computes, with its input and target arguments; None for other calls."""
+        return self.kinds.loss_call(call, where)
+
     def symbol(self, node: cst.CSTNode, where: Optional[Where] = None) -> Optional["Symbol"]:
         """The project class, function or module instance a name refers to (`from models import
         Net`), from that module's summary; None outside a project or for anything else."""
@@ -163,6 +176,26 @@ class ModuleAnalysis:
 
             self._model_classes = ModelClasses(self)
         return self._model_classes
+
+    @property
+    def modes(self) -> "ModeFacts":
+        """Train/eval modes of modules and where evaluations happen (analysis/modes.py)."""
+        facts = self.__dict__.get("_modes")
+        if facts is None:
+            from torchlint.analysis.modes import ModeFacts
+
+            facts = self._modes = ModeFacts(self)
+        return facts
+
+    @property
+    def timing(self) -> "TimingFacts":
+        """Evaluation order of CUDA work, GPU waits and wall-clock intervals (analysis/timing.py)."""
+        facts = self.__dict__.get("_timing")
+        if facts is None:
+            from torchlint.analysis.timing import TimingFacts
+
+            facts = self._timing = TimingFacts(self)
+        return facts
 
     def grad_enabled(self, where: Optional[Where] = None) -> Optional[bool]:
         """False where autograd surely does not record (no_grad, inference_mode, ...)."""

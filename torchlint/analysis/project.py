@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set, Tuple
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 MAX_RESOLUTION_DEPTH = 8  # re-exports followed through at most this many modules
+MAX_SEARCHED_FILES = 5000  # projects larger than this are not searched for a function's other callers
 
 
 def find_root(path: str) -> str:
@@ -80,6 +82,8 @@ class Project:
         self._files: Dict[str, bool] = {}
         self._summaries: Dict[str, Tuple[str, "ModuleSummary"]] = {}
         self._building: Set[str] = set()
+        self._all_files: Optional[List[str]] = None
+        self._mentions: Dict[str, Set[str]] = {}
         self.overrides: Dict[str, str] = {}  # path -> unsaved text (the language server's open buffers)
 
     # ------------------------------------------------------------------ files
@@ -108,6 +112,40 @@ class Project:
                     if self._is_file(candidate) and self.contains(candidate):
                         return candidate, ".".join(parts[:count]), parts[count:]
         return None
+
+    def files(self) -> Optional[List[str]]:
+        """The project's Python files (None when there are too many to search cheaply)."""
+        if self._all_files is None:
+            from torchlint.sources import DEFAULT_EXCLUDES
+
+            found: List[str] = []
+            for folder, dirs, names in os.walk(self.root):
+                dirs[:] = sorted(d for d in dirs if d not in DEFAULT_EXCLUDES and not d.startswith("."))
+                found.extend(os.path.join(folder, n) for n in sorted(names) if n.endswith(".py"))
+                if len(found) > MAX_SEARCHED_FILES:
+                    self._all_files = []
+                    return None
+            self._all_files = found
+        return self._all_files or None
+
+    def mentioned_in(self, name: str) -> Optional[Set[str]]:
+        """The project files whose text holds the identifier `name` (None: cannot tell)."""
+        if name not in self._mentions:
+            files = self.files()
+            if files is None:
+                return None
+            pattern = re.compile(rb"\b" + re.escape(name.encode()) + rb"\b")
+            hits = set()
+            for path in files:
+                try:
+                    with open(path, "rb") as handle:
+                        data = handle.read()
+                except OSError:
+                    continue
+                if name.encode() in data and pattern.search(data):
+                    hits.add(os.path.abspath(path))
+            self._mentions[name] = hits
+        return self._mentions[name]
 
     def _owns(self, package: str) -> bool:
         """A checkout of a library itself (timm, lightning): its own modules are the project's."""
@@ -231,6 +269,23 @@ class ImportContext:
             if found is not None:
                 return found
         return None
+
+    def mentioned_elsewhere(self, name: str) -> bool:
+        """May another file of the project use this file's `name` (so this file does not show
+        every call)? Yes when another file names it and imports this module."""
+        mentions = self.project.mentioned_in(name)
+        if mentions is None or self.path not in mentions:
+            return True  # the file is outside the searched tree, or the project is too large
+        stem = self.module.rpartition(".")[2] or os.path.splitext(os.path.basename(self.path))[0]
+        importing = re.compile(
+            rf"^\s*(?:from\s+[\w.]*\b{re.escape(stem)}\s+import\b|import\s+[\w., ]*\b{re.escape(stem)}\b"
+            rf"|from\s+[\w.]+\s+import\s+[^#\n]*\b{re.escape(stem)}\b)", re.MULTILINE)
+        for path in sorted(mentions - {self.path}):
+            self.consumed.setdefault(path, self.project.digest(path) or "")
+            text = self.project.read(path)
+            if text is None or importing.search(text):
+                return True
+        return False
 
     def _consume(self, path: str, summary: "ModuleSummary") -> None:
         self.consumed[path] = summary.digest

@@ -39,6 +39,7 @@ class Symbol:
     returns: Optional[str] = None  # function (not returning a module): its result is this activation
     returns_elements: Tuple[Optional[str], ...] = ()
     has_parameters: bool = True
+    submodules: Tuple[str, ...] = ()  # class: the `self.<name>` attributes that hold modules
 
 
 @dataclass
@@ -64,6 +65,7 @@ class ModuleSummary:
             item["layers"] = tuple(item["layers"])
             item["forward_elements"] = tuple(item["forward_elements"])
             item["returns_elements"] = tuple(item["returns_elements"])
+            item["submodules"] = tuple(item["submodules"])
             symbols[name] = Symbol(**item)
         return cls(data["path"], data["digest"], data["module"], symbols, dict(data["reexports"]),
                    list(data["star_imports"]), dict(data["depends"]))
@@ -116,7 +118,11 @@ def _class_symbol(analysis, binding, qualified: str) -> Symbol:
         return Symbol(qualified, CLASS)
     layers = analysis.model_classes.of_class(classdef, where)
     forward, elements = analysis.tensors.forward_output(classdef)
-    return Symbol(qualified, CLASS, True, tuple(sorted(layers.layers)), layers.unknown, forward, elements)
+    scope = analysis.index.scopes[id(classdef)]
+    submodules = tuple(sorted(name for name in scope.attributes
+                              if analysis.values.class_attribute_is_module(classdef, name)))
+    return Symbol(qualified, CLASS, True, tuple(sorted(layers.layers)), layers.unknown, forward, elements,
+                  submodules=submodules)
 
 
 def _function_symbol(analysis, binding, qualified: str) -> Optional[Symbol]:

@@ -188,6 +188,15 @@ ACTIVATION_MODULES = {
     "torch.nn.Sigmoid": "sigmoid",
 }
 
+# Functional losses (torch.nn.functional): called with (input, target).
+LOSS_FUNCTIONS = frozenset("torch.nn.functional." + name for name in (
+    "cross_entropy nll_loss binary_cross_entropy binary_cross_entropy_with_logits mse_loss l1_loss "
+    "smooth_l1_loss huber_loss kl_div poisson_nll_loss gaussian_nll_loss hinge_embedding_loss "
+    "multilabel_margin_loss multilabel_soft_margin_loss multi_margin_loss soft_margin_loss "
+    "cosine_embedding_loss margin_ranking_loss triplet_margin_loss ctc_loss"
+).split())
+OPTIMIZER_PREFIX = "torch.optim."
+
 # Losses that apply log_softmax (CrossEntropy) or sigmoid (BCEWithLogits) themselves.
 CROSS_ENTROPY_FUNCTIONS = frozenset({"torch.nn.functional.cross_entropy"})
 CROSS_ENTROPY_CLASSES = frozenset({"torch.nn.CrossEntropyLoss"})

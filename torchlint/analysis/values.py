@@ -12,6 +12,7 @@ import libcst as cst
 
 from torchlint.analysis.scopes import Binding
 from torchlint.analysis.summary import CLASS, FUNCTION, INSTANCE
+from torchlint.analysis.usage import Usage
 from torchlint.syntax import is_self_attribute
 from torchlint.analysis.torch_api import (
     MODULE_RETURNING_METHODS,
@@ -35,6 +36,8 @@ class ValueFacts:
         self._module_classes: Dict[int, bool] = {}
         self._visiting: Set[int] = set()  # origins being judged now: a cycle adds no evidence
         self.imported: Dict[int, str] = {}  # origin nodes standing for an imported name: its qualified name
+        self.usage = Usage(analysis)
+        self._following: Set[int] = set()  # bindings and parameters followed now, for usage and call sites
 
     # ------------------------------------------------------------------ following values
     def origins(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> Optional[List[Origin]]:
@@ -182,9 +185,43 @@ class ValueFacts:
 
     # ------------------------------------------------------------------ modules
     def is_module(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> bool:
-        """True when every value `expr` can have is an nn.Module instance."""
+        """True when every value `expr` can have is an nn.Module instance: by what it is (its
+        construction, class, annotation, the arguments at every call site of its function), or
+        by what the code does with it (`analysis/usage.py`)."""
         origins = self.origins(expr, where)
-        return bool(origins) and all(self._is_module_origin(node, w) for node, w in origins)
+        if origins and all(self._is_module_origin(node, w) for node, w in origins):
+            return True
+        return self._used_as_module(expr, where)
+
+    def _used_as_module(self, expr: cst.BaseExpression, where: Optional["Where"], depth: int = 0) -> bool:
+        if depth > 4:
+            return False
+        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and (
+                expr.func.attr.value in MODULE_RETURNING_METHODS):
+            return self._used_as_module(expr.func.value, where, depth + 1)  # `model.to(device)`
+        if is_self_attribute(expr):
+            scope = (where or self.analysis.where())[0]
+            return (scope.kind == "function" and scope.parent is not None and scope.parent.kind == "class"
+                    and self.usage.attribute_used_as_module(scope.parent, expr.attr.value))  # type: ignore[attr-defined]
+        if not isinstance(expr, cst.Name):
+            return False
+        bindings = self.analysis.reaching(expr.value, where)
+        if not bindings:
+            return False
+        for binding in bindings:
+            if self.usage.binding_used_as_module(binding):
+                continue
+            if binding.kind in ("assign", "annassign") and binding.value is not None and id(binding) not in self._following:
+                self._following.add(id(binding))
+                try:
+                    followed = self.is_module(binding.value, self.analysis.binding_where(binding)) or (
+                        self._used_as_module(binding.value, self.analysis.binding_where(binding), depth + 1))
+                finally:
+                    self._following.discard(id(binding))
+                if followed:
+                    continue
+            return False
+        return True
 
     def _is_module_origin(self, node: cst.CSTNode, where: "Where") -> bool:
         if id(node) in self._visiting:
@@ -198,7 +235,11 @@ class ValueFacts:
     def _judge_module_origin(self, node: cst.CSTNode, where: "Where") -> bool:
         if isinstance(node, cst.Param):
             annotation = node.annotation.annotation if node.annotation else None
-            return annotation is not None and self._is_module_class_expr(annotation, where)
+            if annotation is not None:
+                return self._is_module_class_expr(annotation, where)
+            return self._is_module_self(node, where) or self._arguments_are_modules(node, where)
+        if isinstance(node, cst.Attribute):
+            return self._is_submodule(node, where)
         if id(node) in self.imported:  # `from models import model`: a module instance of the project
             symbol = self.imported_symbol(node)
             return symbol is not None and symbol.kind == INSTANCE and symbol.module
@@ -214,6 +255,80 @@ class ValueFacts:
         if symbol is not None:
             return symbol.module and symbol.kind != INSTANCE
         return self._is_local_module_class(func, where)
+
+    def _is_module_self(self, param: cst.Param, where: "Where") -> bool:
+        """`self` in a method of an nn.Module class."""
+        scope = where[0]
+        function = scope.node
+        if scope.kind != "function" or scope.parent is None or scope.parent.kind != "class":
+            return False
+        params = list(function.params.posonly_params) + list(function.params.params)  # type: ignore[attr-defined]
+        if not params or params[0] is not param or any(
+                _decorator_name(d.decorator) in ("staticmethod", "classmethod") for d in function.decorators):  # type: ignore[attr-defined]
+            return False
+        classdef = scope.parent.node
+        class_info = self.analysis.index.statements[id(classdef)]
+        return self.is_module_classdef(classdef, (class_info.scope, class_info))  # type: ignore[arg-type]
+
+    def _arguments_are_modules(self, param: cst.Param, where: "Where") -> bool:
+        """A parameter of a function of this file that every call site gives a module, when the
+        function is used only by being called here (no other module of the project names it)."""
+        scope = where[0]
+        function = scope.node
+        if scope.kind != "function" or scope.parent is None or scope.parent.kind == "class":
+            return False
+        name = function.name.value  # type: ignore[attr-defined]
+        if function.decorators or (self.analysis.context is not None  # type: ignore[attr-defined]
+                                   and self.analysis.context.mentioned_elsewhere(name)):
+            return False
+        calls, references = self.usage.call_sites(name)
+        if not calls or references > 1:  # the `def` line itself is one reference
+            return False
+        position = _parameter_position(function, param)  # type: ignore[arg-type]
+        if position is None:
+            return False
+        for call, call_where in calls:
+            bindings = self.analysis.reaching(name, call_where)
+            if len(bindings) != 1 or bindings[0].node is not function:
+                return False
+            argument = _call_argument(call, position, param.name.value)
+            if argument is None or id(param) in self._following:
+                return False  # recursion through the call sites adds no evidence
+            self._following.add(id(param))
+            try:
+                if not self.is_module(argument, call_where):
+                    return False
+            finally:
+                self._following.discard(id(param))
+        return True
+
+    def _is_submodule(self, node: cst.Attribute, where: "Where") -> bool:
+        """`net.fc` where every class `net` is built from assigns a module to `self.fc`, and
+        `model.module` of a DataParallel / DistributedDataParallel wrapper."""
+        owner = node.value
+        if is_self_attribute(node) or not (isinstance(owner, (cst.Name, cst.Attribute)) and self.is_module(owner, where)):
+            return False
+        attribute = node.attr.value
+        classes = self.module_classes(owner, where)
+        if not classes:
+            return attribute == "module"  # a wrapper's (DataParallel, DDP, ...) wrapped module
+        for cls in classes:
+            if isinstance(cls, str):
+                if attribute == "module" and cls in _WRAPPERS:
+                    continue
+                symbol = self.analysis.lookup(cls)
+                if symbol is None or attribute not in symbol.submodules:
+                    return False
+            elif not self.class_attribute_is_module(cls, attribute):  # type: ignore[arg-type]
+                return False
+        return True
+
+    def class_attribute_is_module(self, classdef: cst.ClassDef, attribute: str) -> bool:
+        """Every `self.<attribute> = ...` in the class's methods assigns an nn.Module."""
+        scope = self.analysis.index.scopes[id(classdef)]
+        bindings = scope.attributes.get(attribute, [])
+        return bool(bindings) and all(
+            b.value is not None and self.is_module(b.value, self.analysis.binding_where(b)) for b in bindings)
 
     def imported_symbol(self, node: cst.CSTNode) -> Optional["Symbol"]:
         """The project symbol an origin standing for an imported name refers to."""
@@ -292,6 +407,39 @@ class ValueFacts:
                 self._is_module_class_expr(base.value, where) for base in classdef.bases
             )
         return self._module_classes[key]
+
+
+_WRAPPERS = frozenset({"torch.nn.DataParallel", "torch.nn.parallel.DistributedDataParallel"})
+
+
+def _decorator_name(expr: cst.BaseExpression) -> str:
+    if isinstance(expr, cst.Call):
+        expr = expr.func
+    return expr.value if isinstance(expr, cst.Name) else expr.attr.value if isinstance(expr, cst.Attribute) else ""
+
+
+def _parameter_position(function: cst.FunctionDef, param: cst.Param) -> Optional[int]:
+    """Position of a parameter that can be passed positionally, or -1 for keyword-only ones."""
+    positional = list(function.params.posonly_params) + list(function.params.params)
+    for index, candidate in enumerate(positional):
+        if candidate is param:
+            return index
+    if any(candidate is param for candidate in function.params.kwonly_params):
+        return -1
+    return None
+
+
+def _call_argument(call: cst.Call, position: int, keyword: str) -> Optional[cst.BaseExpression]:
+    """The argument a call gives a parameter; None when it is not shown (a default, `*args`)."""
+    if any(arg.star for arg in call.args):
+        return None
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+    positional = [arg.value for arg in call.args if arg.keyword is None]
+    if 0 <= position < len(positional):
+        return positional[position]
+    return None
 
 
 def _ends_with_return(function: cst.FunctionDef) -> bool:

@@ -13,7 +13,6 @@ import libcst as cst
 
 from torchlint.analysis.tensors import Activation
 from torchlint.analysis.torch_api import CROSS_ENTROPY_CLASSES, CROSS_ENTROPY_FUNCTIONS
-from torchlint.checks._syntax import argument
 from torchlint.rule import SAFE, Edit, Fix, Rule, register
 
 
@@ -34,14 +33,9 @@ class _CrossEntropyInput(Rule):
         raise NotImplementedError
 
     def _cross_entropy_input(self, call: cst.Call) -> Optional[cst.Arg]:
-        func = call.func
-        if self.analysis.qualified_name(func) in CROSS_ENTROPY_FUNCTIONS:
-            return argument(call, 0, "input")
-        if isinstance(func, cst.Attribute) and func.attr.value == "forward":
-            func = func.value
-        classes = self.analysis.values.module_classes(func)
-        if classes and all(c in CROSS_ENTROPY_CLASSES for c in classes):
-            return argument(call, 0, "input")
+        loss = self.analysis.loss_call(call)
+        if loss is not None and loss.loss in CROSS_ENTROPY_FUNCTIONS | CROSS_ENTROPY_CLASSES:
+            return loss.input
         return None
 
     def in_same_function(self, found: Activation) -> bool:

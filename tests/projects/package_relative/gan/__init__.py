@@ -1,0 +1,3 @@
+from .nets import Discriminator, Generator
+
+__all__ = ["Discriminator", "Generator"]
