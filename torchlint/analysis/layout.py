@@ -14,9 +14,10 @@ Ranks are often unknown (a parameter, a model output). Then the dimensions the c
 *frame* at the start (`x.transpose(1, 2)`: dims 0..2, the rest untouched) or at the end
 (`x.mT`, `x[..., ::2]`), and the layout is evaluated at the smallest rank the code implies.
 
-A view's sizes are read as the merge they most plausibly are: a `-1` or a product (`h * w`) merges,
-a single size stands for one dimension, and a view with more sizes than the input has dimensions
-splits. Only a merge across a break is reported; splits always work.
+A view's sizes are read as the merge they most plausibly are: a product (`h * w`) merges, a single
+size stands for one dimension, a `-1` for whatever is left over (which may be one dimension: then
+nothing is merged), and a view with more sizes than the input has dimensions splits. Only a merge
+across a break is reported; splits always work.
 """
 
 from __future__ import annotations
@@ -107,10 +108,9 @@ class Layout:
             if (rest and rest_count < 1) or (not rest and others != rank):
                 return rank, []  # the sizes split something: they do not line up one to one
         else:
+            # a -1 that can stand for one dimension may merge nothing: `x[:, :k].view(-1, k)`
             rest_count = 1 if len(sizes) > self.min_rank else max(1, self.min_rank - others)
             rank = max(self.min_rank, others + (rest_count if rest else 0))
-        if rest and rest_count == 1 and not products and len(sizes) <= self.min_rank:
-            rest_count = 2  # a view that merges nothing does nothing: read the -1 as a merge
         merges: List[Tuple[int, int]] = []
         for ordered, from_start in ((list(sizes), True), (list(sizes)[::-1], False)):
             position = 0
@@ -298,19 +298,21 @@ def view_sizes(args: Sequence[cst.Arg]) -> Optional[Tuple[ViewSize, ...]]:
             if any(isinstance(e, cst.StarredElement) for e in only.elements):
                 return None
             values = [e.value for e in only.elements]
-        elif isinstance(only, cst.Name) or _is_shape(only):
-            return None
+        elif not _is_one_size(only):
+            return None  # a shape in a variable, `(b, -1) + x.shape[2:]`, ...
     return tuple(_view_size(value) for value in values)
 
 
-def _is_shape(node: cst.BaseExpression) -> bool:
-    """`x.shape`, `x.size()`, `x.shape[:2]`: a whole shape, not one size."""
-    if isinstance(node, cst.Attribute):
-        return node.attr.value == "shape"
+def _is_one_size(node: cst.BaseExpression) -> bool:
+    """A lone argument that is surely one size (so the view is 1-D), not a whole shape."""
+    if literal_int(node) is not None:
+        return True
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.Multiply, cst.FloorDivide)):
+        return all(_is_one_size(f) or isinstance(f, cst.Name) for f in (node.left, node.right))
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-        return node.func.attr.value == "size" and not node.args
-    if isinstance(node, cst.Subscript):
-        return _is_shape(node.value) and isinstance(node.slice[0].slice, cst.Slice)
+        return node.func.attr.value == "numel" or (node.func.attr.value == "size" and bool(node.args))
+    if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Attribute):
+        return node.value.attr.value == "shape" and isinstance(node.slice[0].slice, cst.Index)
     return False
 
 

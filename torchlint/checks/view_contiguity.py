@@ -16,12 +16,14 @@ class ViewOnNonContiguous(Rule):
     top-k accuracy idiom `pred.t().eq(...)[:k].view(-1)`), with no `.contiguous()` in between.
     Values are followed through assignments; the permutation is tracked when its dims are literal.
 
-    Which dimensions a view merges is read from its sizes: a `-1` or a product such as `h * w`
-    merges, a single size is one dimension, and a view with more sizes than the input has dims
-    splits. Views that only split (`x.transpose(1, 2).view(-1, c, h, w)` from `(b, h * w, c)`),
-    merge dims that stay adjacent (`x.permute(0, 2, 3, 1).view(b, h * w, c)`), keep a strided last
-    dim whole (`x[:, :, ::2].view(b * n, -1)`), or reinterpret the dtype (`x.view(torch.int32)`)
-    are not reported; nor are calls that are not the tensor method (`self.t(x)` on a submodule).
+    Which dimensions a view merges is read from its sizes: a product such as `h * w` merges, a
+    single size is one dimension, a `-1` is whatever is left over, a single size or `-1` alone
+    flattens, and a view with more sizes than the input has dims splits. Views that only split
+    (`x.transpose(1, 2).view(-1, c, h, w)` from `(b, h * w, c)`), merge dims that stay adjacent
+    (`x.permute(0, 2, 3, 1).view(b, h * w, c)`), keep a strided last dim whole
+    (`x[:, :, ::2].view(b * n, -1)`), may merge nothing (`x[:, :k].view(-1, k)`: the `-1` can be
+    one dimension), or reinterpret the dtype (`x.view(torch.int32)`) are not reported; nor are
+    calls that are not the tensor method (`self.t(x)` on a submodule).
 
     ## Why is this bad?
     `view` never copies: it reinterprets the existing memory, which is possible only when the
