@@ -36,32 +36,57 @@ def fixed(source, unsafe=True, header=HEADER):
     return fix_text(text, all_rules(), unsafe=unsafe).text[len(header):]
 
 
+TRAIN_STEP = """\
+def train_steps(model, loader, opt):
+    model.train()
+    for b in loader:
+        opt.zero_grad()
+        model(b).sum().backward()
+        opt.step()
+"""
+
+
 @pytest.mark.parametrize("source", [
-    # no eval at all, in an evaluation function
-    "def evaluate(model, x):\n    with torch.no_grad():\n        return model(x)\n",
-    # evaluation named, no no_grad
-    "def predict(net, x):\n    return net(x).argmax(1)\n",
-    # the MNIST example's `test` without model.eval()
-    "def test(model, device, loader):\n    with torch.no_grad():\n        for x, y in loader:\n            model(x)\n",
-    # training done by a helper between the `.train()` and the evaluation
-    "def run(x, loader, opt):\n    model = Net()\n    model.train()\n    for epoch in range(3):\n"
-    "        train_steps(model, loader, opt)\n        with torch.no_grad():\n            model(x)\n",
-    # a new model starts in training mode
+    # a parameter in training mode at every call site of the file
+    "def evaluate(model, x):\n    with torch.no_grad():\n        return model(x)\n"
+    "def fit(x, loader, opt):\n    model = Net()\n    train_steps(model, loader, opt)\n    return evaluate(model, x)\n",
+    # an annotated parameter: a module; the caller switched it to training mode
+    "def score(model: nn.Module, x, y):\n    with torch.no_grad():\n        return (model(x).argmax(1) == y).float().mean()\n"
+    "def main(x, y):\n    model = Net()\n    model.train()\n    print(score(model, x, y))\n",
+    # training done by a helper of this file between the `.train()` and the evaluation
+    "def run(x, loader, opt):\n    model = Net()\n    scores = []\n    for epoch in range(3):\n"
+    "        train_steps(model, loader, opt)\n        with torch.no_grad():\n            scores.append(model(x))\n"
+    "    return scores\n",
+    # a new model starts in training mode; `.to()` / `.cuda()` keep the mode
     "def run(x):\n    model = Net()\n    with torch.no_grad():\n        return model(x)\n",
     "def run(x):\n    model = Net().train()\n    with torch.no_grad():\n        return model(x)\n",
+    "def run(x, sd):\n    model = Net()\n    model.load_state_dict(sd)\n    model = model.cuda()\n"
+    "    with torch.no_grad():\n        return model(x).argmax(1)\n",
+    # a factory of this file that returns a new model
+    "def build():\n    return Net().to('cpu')\ndef run(x):\n    model = build()\n    with torch.no_grad():\n        return model(x)\n",
     # forward called directly
     "def run(x):\n    model = Net()\n    with torch.no_grad():\n        return model.forward(x)\n",
     # eval before the loop, train() after the evaluation inside it: every later epoch is wrong
-    "def run(x, loader, opt):\n    model = Net()\n    model.eval()\n    for _ in range(3):\n"
-    "        with torch.no_grad():\n            model(x)\n        model.train()\n"
-    "        for b in loader:\n            opt.zero_grad()\n            model(b).sum().backward()\n",
+    "def run(x, loader, opt):\n    model = Net()\n    model.eval()\n    outs = []\n    for _ in range(3):\n"
+    "        with torch.no_grad():\n            outs.append(model(x))\n        model.train()\n"
+    "        for b in loader:\n            opt.zero_grad()\n            model(b).sum().backward()\n    return outs\n",
     # a decorated function
     "@torch.no_grad()\ndef run(x):\n    model = Net()\n    return model(x)\n",
-    # a script
-    "model = Net()\nwith torch.no_grad():\n    out = model(torch.ones(1, 4))\n",
+    # a script whose outputs are compared with labels
+    "model = Net()\nwith torch.no_grad():\n    hits = model(torch.ones(1, 4)).argmax(1) == 0\n",
+    # outputs followed through names to a loss, an accumulation, an index
+    "def run(x, y):\n    model = Net()\n    with torch.no_grad():\n        logits = model(x)\n"
+    "    loss = nn.functional.cross_entropy(logits, y)\n    return loss\n",
+    "def run(x):\n    model = Net()\n    total = 0\n    with torch.no_grad():\n        total += model(x).sum().item()\n"
+    "    return total\n",
+    "def run(x, names):\n    model = Net()\n    with torch.no_grad():\n        best = model(x).argmax()\n"
+    "    print(names[best])\n",
+    # a plain class (no base) that builds its model and never switches it
+    "class Scorer:\n    def __init__(self):\n        self.net = Net()\n\n"
+    "    @torch.no_grad()\n    def score(self, x):\n        return self.net(x)\n",
 ])
 def test_reported(source):
-    assert len(lines(source)) == 1
+    assert len(lines(TRAIN_STEP + source)) == 1
 
 
 @pytest.mark.parametrize("source", [
@@ -70,40 +95,74 @@ def test_reported(source):
     "def run(x):\n    model = Net().to('cpu').eval()\n    with torch.no_grad():\n        return model(x)\n",
     "def evaluate(model, x, c):\n    if c:\n        model.eval()\n    with torch.no_grad():\n        return model(x)\n",
     "def evaluate(model, x, flag):\n    model.train(flag)\n    with torch.no_grad():\n        return model(x)\n",
-    # a helper named like an evaluation may switch the model
-    "from lib import freeze\ndef run(x):\n    model = Net()\n    freeze(model)\n"
+    # no evidence of the mode: a parameter with no call site, a name spelled like an evaluation
+    "def evaluate(model, x):\n    with torch.no_grad():\n        return model(x)\n",
+    "def test(net, loader):\n    with torch.no_grad():\n        return [net(x).argmax(1) for x, _ in loader]\n",
+    "def predict(net, x):\n    return net(x).argmax(1)\n",  # gradients on: not known to be an evaluation
+    # a helper of another module given the model may switch it
+    "from lib import prepare\ndef run(x):\n    model = Net()\n    prepare(model)\n"
+    "    with torch.no_grad():\n        return model(x)\n",
+    # `.eval()` after `.to()`: the same module, mode kept
+    "def run(x, sd):\n    model = Net()\n    model.load_state_dict(sd)\n    model.eval()\n    model = model.cuda()\n"
+    "    with torch.no_grad():\n        return model(x).argmax(1)\n",
+    # `m = model` is the same module: switching `m` switches `model`
+    "def run(x):\n    model = Net()\n    m = model\n    m.eval()\n    with torch.no_grad():\n        return model(x)\n",
+    # `.apply` with a function that switches every submodule
+    "def run(x):\n    model = Net()\n    model.apply(lambda m: m.eval())\n    with torch.no_grad():\n        return model(x)\n",
+    "def freeze(m):\n    m.eval()\ndef run(x):\n    model = Net()\n    model.apply(freeze)\n"
+    "    with torch.no_grad():\n        return model(x)\n",
+    # a helper of this file that switches to evaluation mode
+    "def prepare(m):\n    m.eval()\n    return m\ndef run(x):\n    model = Net()\n    prepare(model)\n"
     "    with torch.no_grad():\n        return model(x)\n",
     # the caller switched it (in this file)
-    "def predict(model, x):\n    return model(x)\ndef main(x):\n    model = Net()\n    model.eval()\n"
-    "    return predict(model, x)\n",
+    "def predict(model, x):\n    with torch.no_grad():\n        return model(x)\ndef main(x):\n    model = Net()\n"
+    "    model.eval()\n    return predict(model, x)\n",
+    # one caller in eval mode, one in training mode: not surely training
+    "def predict(model, x):\n    with torch.no_grad():\n        return model(x)\ndef a(x):\n    model = Net()\n"
+    "    model.eval()\n    return predict(model, x)\ndef b(x):\n    return predict(Net(), x)\n",
+    # `if not model.training:` says the mode inside the branch
+    "def run(x):\n    model = Net()\n    if not model.training:\n        with torch.no_grad():\n            return model(x)\n",
+    "def run(x):\n    model = Net()\n    if model.training:\n        pass\n    else:\n"
+    "        with torch.no_grad():\n            return model(x)\n",
     # `.train()` on purpose with no training in sight: MC dropout, BatchNorm recalibration
     "def predict_mc(model, x):\n    model.train(True)\n    with torch.inference_mode():\n"
     "        return torch.stack([model(x) for _ in range(10)]).mean(0)\n",
     "@torch.no_grad()\ndef update_bn(loader, model):\n    model.train()\n    for x in loader:\n        model(x)\n",
+    # outputs whose values are not used: shape smoke tests, prints, asserts
+    "def test():\n    net = Net()\n    with torch.no_grad():\n        y = net(torch.randn(2, 4))\n    print(y.size())\n",
+    "def smoke():\n    net = Net()\n    with torch.no_grad():\n        print(net(torch.randn(2, 4)).shape)\n",
+    "def smoke():\n    net = Net()\n    with torch.no_grad():\n        assert net(torch.randn(2, 4)).shape == (2, 4)\n",
+    "def smoke():\n    net = Net()\n    with torch.no_grad():\n        net(torch.randn(2, 4))\n",
+    # loaded, scripted or exported models: their mode was fixed when saved
+    "def run(p, x):\n    model = torch.jit.load(p)\n    with torch.no_grad():\n        return model(x)\n",
+    "def run(x):\n    model = torch.jit.script(Net())\n    with torch.no_grad():\n        return model(x)\n",
+    "def run(p, x):\n    model = torch.load(p, weights_only=False)\n    with torch.no_grad():\n        return model(x)\n",
     # names that only look like models
     "from .rng import get_default_generator\ndef infer(d):\n    with torch.no_grad():\n"
     "        return get_default_generator(d)\n",
     "def validate(solver):\n    with torch.no_grad():\n        return solver.model(1)\n",
-    "def evaluate(model):\n    with torch.no_grad():\n        return model()\n",
+    "class Runner:\n    def _test_model(self, x):\n        return x\n\n"
+    "    @torch.no_grad()\n    def run(self, x):\n        return self._test_model(x)\n",
     # a submodule switched on its own: the author thinks about modes
     "def run(x):\n    model = Net()\n    model.drop.eval()\n    with torch.no_grad():\n        return model(x)\n",
-    # parameters of a no_grad helper that is not an evaluation function
-    "def features(model, x):\n    with torch.no_grad():\n        return model(x)\n",
     # any callable, not a model
     "def evaluate(fn, x):\n    with torch.no_grad():\n        return fn(x)\n",
     "def evaluate(x):\n    model = lambda t: t\n    with torch.no_grad():\n        return model(x)\n",
     "def model(x):\n    return x\ndef evaluate(x):\n    with torch.no_grad():\n        return model(x)\n",
-    # loaded in eval mode; a wrapper keeps the mode of the model it wraps
-    "def predict(x):\n    model = AutoModel.from_pretrained('bert')\n    with torch.no_grad():\n"
-    "        return model(x)\n",
+    # a wrapper keeps the mode of the model it wraps
     "def predict(x):\n    model = Net()\n    model.eval()\n    model = nn.DataParallel(model)\n"
     "    with torch.no_grad():\n        return model(x)\n",
-    # pytest tests and per-batch steps
-    "def test_random():\n    model = Net()\n    with torch.no_grad():\n        model(torch.ones(1, 4))\n",
-    "def eval_step(model, batch):\n    return model(batch)\n",
+    "def predict(x):\n    model = AutoModel.from_pretrained('bert')\n    with torch.no_grad():\n"
+    "        return model(x)\n",
     # a training step that uses no_grad for targets
-    "def step(model, target_net, opt, x):\n    with torch.no_grad():\n        t = target_net(x)\n"
+    "def step(opt, x):\n    model, target_net = Net(), Net()\n    with torch.no_grad():\n        t = target_net(x)\n"
     "    opt.zero_grad()\n    (model(x) - t).pow(2).sum().backward()\n    opt.step()\n",
+    # submodules called inside a module's own methods, whatever its base class
+    "from .base import BaseModel\nclass Head(BaseModel):\n    def __init__(self):\n        super().__init__()\n"
+    "        self.net = Net()\n\n    @torch.no_grad()\n    def infer(self, x):\n        return self.net(x)\n",
+    "class Head(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.net = Net()\n\n"
+    "    def forward(self, x):\n        if not self.training:\n            with torch.no_grad():\n"
+    "                return self.net(x)\n        return self(x)\n",
 ])
 def test_silent(source):
     assert lines(source) == []
@@ -143,7 +202,8 @@ import torch.nn.functional as F
     ("self.layer1 = self._make_layer()", True),
     ("self.backbone = get_backbone()", True),  # unknown: may have anything
     ("self.width = width\n        self.scale = nn.Parameter(torch.ones(4))", False),
-    ("self.encoder = encoder", True),  # a module passed in: unknown
+    ("self.encoder = encoder", False),  # never called: a setting (here its default, None)
+    ("self.encoder = encoder\n\n    def forward(self, x):\n        return self.encoder(x)", True),  # called: unknown
     ("self.p = 0.5", False),
 ])
 def test_layers_of_local_classes(init, reported):
@@ -203,8 +263,8 @@ def test_parameter_annotated_with_a_plain_class_is_silent():
 def test_self_attributes_follow_the_class():
     trainer = """\
     class Trainer:
-        def __init__(self, model):
-            self.model = model
+        def __init__(self):
+            self.model = Net()
 
         def train_epoch(self, loader, opt):
             self.model.train()
@@ -217,12 +277,20 @@ def test_self_attributes_follow_the_class():
                 return self.model(x)
     """
     assert lines(trainer) == [13]
-    # a class that switches its model to eval mode once and never back is fine
+    # a class that switches its model to eval mode (anywhere) is left alone
     predictor = trainer.replace("self.model.train()", "self.model.eval()")
     assert lines(predictor) == []
-    # so is a caller that switches before calling
-    caller = trainer + "\n        def fit(self, x):\n            self.model.eval()\n            self.evaluate(x)\n"
+    # the class's own calls of the method decide: after `.eval()` ...
+    caller = trainer + "\n        def fit(self, x, loader, opt):\n            self.train_epoch(loader, opt)\n" \
+        "            self.model.eval()\n            return self.evaluate(x)\n"
     assert lines(caller) == []
+    # ... or right after a training epoch
+    careless = trainer + "\n        def fit(self, x, loader, opt):\n            self.train_epoch(loader, opt)\n" \
+        "            return self.evaluate(x)\n"
+    assert lines(careless) == [13]
+    # a model handed in by the caller: its mode is not known here
+    assert lines(trainer.replace("def __init__(self):\n            self.model = Net()",
+                                 "def __init__(self, model):\n            self.model = model")) == []
 
 
 def test_modules_own_methods_and_lightning_hooks_are_silent():
@@ -249,8 +317,8 @@ def test_modules_own_methods_and_lightning_hooks_are_silent():
 
 
 def test_reported_once_per_model_and_scope_at_the_first_call():
-    source = "def evaluate(model, a, b):\n    with torch.no_grad():\n        model(a)\n        model(b)\n"
-    assert lines(source) == [3]
+    source = "def evaluate(a, b):\n    model = Net()\n    with torch.no_grad():\n        return model(a), model(b)\n"
+    assert lines(source) == [4]
 
 
 def test_fix_at_the_start_of_an_evaluation_function_after_the_docstring():
@@ -260,6 +328,9 @@ def test_fix_at_the_start_of_an_evaluation_function_after_the_docstring():
         # the comment stays with its line
         with torch.no_grad():
             return model(x)
+
+    def main(x):
+        return evaluate(Net(), x)
     '''
     assert fixed(source) == textwrap.dedent('''\
     def evaluate(model, x):
@@ -268,6 +339,9 @@ def test_fix_at_the_start_of_an_evaluation_function_after_the_docstring():
         # the comment stays with its line
         with torch.no_grad():
             return model(x)
+
+    def main(x):
+        return evaluate(Net(), x)
     ''')
     assert fixed(source, unsafe=False) == textwrap.dedent(source)  # a parameter: unsafe
 
@@ -300,7 +374,7 @@ def test_fix_restores_training_mode_in_a_loop_that_sets_it_once():
                 opt.zero_grad()
                 model(b).sum().backward()
             with torch.no_grad():
-                print(model(x))
+                print(model(x).argmax(1) == 0)
     """
     assert fixed(source, unsafe=False) == textwrap.dedent("""\
     def fit(x, loader, opt):
@@ -312,7 +386,7 @@ def test_fix_restores_training_mode_in_a_loop_that_sets_it_once():
                 model(b).sum().backward()
             model.eval()
             with torch.no_grad():
-                print(model(x))
+                print(model(x).argmax(1) == 0)
             model.train()
     """)
 
@@ -327,7 +401,7 @@ def test_fix_without_restore_when_the_loop_sets_train_itself():
                 opt.zero_grad()
                 model(b).sum().backward()
             with torch.no_grad():
-                print(model(x))
+                print(model(x).argmax(1) == 0)
     """
     result = fixed(source, unsafe=False)
     assert "model.eval()\n        with torch.no_grad()" in result and result.count("model.train()") == 1
@@ -335,6 +409,7 @@ def test_fix_without_restore_when_the_loop_sets_train_itself():
 
 def test_fix_hoists_above_the_evaluation_loop_not_into_it():
     source = """\
+    @torch.no_grad()
     def predict_all(batches):
         model = Net()
         outputs = []
@@ -350,26 +425,33 @@ def test_no_fix_inside_a_one_line_suite():
     findings = lint_text(HEADER + source, [rule_by_code_or_name("TL301")]).findings
     assert len(findings) == 1
     assert findings[0].fix is not None  # before the `with` statement, which is in a block
-    suite = "def run(x):\n    model = Net()\n    if x is not None: return model(x)\n"
-    assert lint_text(HEADER + suite.replace("def run", "def predict"),
-                     [rule_by_code_or_name("TL301")]).findings[0].fix is None
+    suite = "@torch.no_grad()\ndef run(x):\n    model = Net()\n    if x is not None: return model(x)\n"
+    assert lint_text(HEADER + suite, [rule_by_code_or_name("TL301")]).findings[0].fix is None
 
 
 def test_fixing_twice_changes_nothing():
-    source = "def evaluate(model, x):\n    with torch.no_grad():\n        return model(x)\n"
+    source = "def evaluate(model, x):\n    with torch.no_grad():\n        return model(x)\n" \
+        "def main(x):\n    return evaluate(Net(), x)\n"
     once = fixed(source)
+    assert once != source
     assert fixed(once) == once
 
 
 def test_fix_restores_training_mode_when_a_helper_trains():
     source = """\
+    def train_steps(model, loader, opt):
+        for b in loader:
+            opt.zero_grad()
+            model(b).sum().backward()
+
     def run(x, loader, opt):
         model = Net()
         model.train()
         for epoch in range(3):
             train_steps(model, loader, opt)
             with torch.no_grad():
-                print(model(x))
+                scores.append(model(x).sum().item())
     """
     assert fixed(source, unsafe=False).endswith(
-        "        model.eval()\n        with torch.no_grad():\n            print(model(x))\n        model.train()\n")
+        "        model.eval()\n        with torch.no_grad():\n            scores.append(model(x).sum().item())\n"
+        "        model.train()\n")

@@ -2,8 +2,8 @@
 decorated with `@torch.no_grad()` / `@torch.inference_mode()`, `torch.set_grad_enabled(False)`.
 
 The innermost context wins (`torch.enable_grad()` inside `no_grad` turns recording back on).
-Only syntax the reader can see counts: a function called from a `no_grad` block elsewhere is
-not known to run without gradients.
+Only what the reader can see counts: a helper of the file counts as running without gradients
+when every call of it (and no other module of the project names it) is made with gradients off.
 """
 
 from __future__ import annotations
@@ -58,7 +58,33 @@ def grad_enabled_at(analysis: "ModuleAnalysis", where: "Where") -> Optional[bool
             mode = grad_mode(analysis, decorator.decorator, (outer.scope, outer))
             if mode is not None:
                 return mode
+        return _mode_at_every_call(analysis, function, outer)
     return None
+
+
+def _mode_at_every_call(analysis: "ModuleAnalysis", function: cst.FunctionDef, outer) -> Optional[bool]:
+    """A helper of this file called only with gradients off runs with gradients off (when no
+    other module of the project may call it)."""
+    if function.decorators or outer.scope.kind == "class" or id(function) in _ASKING:
+        return None
+    name = function.name.value
+    calls, references = analysis.values.usage.call_sites(name)
+    if not calls or references > 1:
+        return None
+    if analysis.context is None or analysis.context.mentioned_elsewhere(name):
+        return None
+    _ASKING.add(id(function))
+    try:
+        for call, where in calls:
+            bindings = analysis.reaching(name, where)
+            if len(bindings) != 1 or bindings[0].node is not function or grad_enabled_at(analysis, where) is not False:
+                return None
+    finally:
+        _ASKING.discard(id(function))
+    return False
+
+
+_ASKING: set = set()  # functions whose callers are being asked: recursion adds no evidence
 
 
 def _literal_bool(expr: cst.BaseExpression) -> Optional[bool]:

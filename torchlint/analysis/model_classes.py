@@ -50,12 +50,6 @@ _VALUE_BUILTINS = frozenset("int float str bool len range max min abs round sum 
 _SEQUENCE_BUILTINS = frozenset("list tuple sorted reversed dict".split())
 _LITERALS = (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString,
              cst.FormattedString, cst.Comparison, cst.Lambda)
-# Parameter names (last word) that suggest a module passed to a constructor; other parameters
-# assigned to `self.x` are taken to be hyperparameters.
-_MODULE_PARAMETER_WORDS = frozenset(
-    "model net network module layer layers block blocks encoder decoder backbone head heads body stem "
-    "neck classifier extractor submodule teacher student generator discriminator".split()
-)
 _SELF_TRAINING = re.compile(r"\bself\.training\b")
 
 
@@ -193,8 +187,7 @@ class ModelClasses:
             return self._class_expr(annotation, where, (), depth)
         if not hyperparameters:
             return UNKNOWN
-        words = param.name.value.lower().strip("_").split("_")
-        if words[-1] in _MODULE_PARAMETER_WORDS and words[0] not in ("num", "n"):
+        if self.analysis.values.is_module(param.name, where):  # every constructor call gives it a module
             return UNKNOWN
         if param.default is not None:
             return self._value(param.default, where, depth + 1, hyperparameters)
@@ -311,11 +304,14 @@ class ModelClasses:
             result |= ModeLayers(frozenset({"self.training"}))
         building = _building_methods(self.analysis, classdef, init)
         building_ids = {id(method) for method in building}
-        for bindings in scope.attributes.values():
+        for attribute, bindings in scope.attributes.items():
+            # A constructor argument kept as `self.x` is a setting unless the class calls it
+            # (`self.x(h)`) or uses it as a module: then what it is depends on the caller.
+            called = self.analysis.values.usage.attribute_called(scope, attribute)
             for binding in bindings:
                 if id(binding.stmt.scope.node) in building_ids and binding.value is not None:
                     binding_where = (binding.stmt.scope, binding.stmt)
-                    result |= self._value(binding.value, binding_where, 1, hyperparameters=True)
+                    result |= self._value(binding.value, binding_where, 1, hyperparameters=not called)
         for method in building:
             method_scope = self.analysis.index.scopes[id(method)]
             for statement, info in _scope_statements(self.analysis, method_scope):

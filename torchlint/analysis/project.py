@@ -119,10 +119,10 @@ class Project:
             from torchlint.sources import DEFAULT_EXCLUDES
 
             found: List[str] = []
-            for folder, dirs, names in os.walk(self.root):
+            for count, (folder, dirs, names) in enumerate(os.walk(self.root)):
                 dirs[:] = sorted(d for d in dirs if d not in DEFAULT_EXCLUDES and not d.startswith("."))
                 found.extend(os.path.join(folder, n) for n in sorted(names) if n.endswith(".py"))
-                if len(found) > MAX_SEARCHED_FILES:
+                if len(found) > MAX_SEARCHED_FILES or count > 4 * MAX_SEARCHED_FILES:
                     self._all_files = []
                     return None
             self._all_files = found

@@ -64,6 +64,11 @@ class Usage:
         """`self.<attribute>` is treated as an nn.Module in the class's methods."""
         return _is_module_use(self.facts.attribute_uses.get((id(class_scope), attribute), set()))
 
+    def attribute_called(self, class_scope: object, attribute: str) -> bool:
+        """`self.<attribute>(...)` is called, or used as a module, in the class's methods."""
+        uses = self.facts.attribute_uses.get((id(class_scope), attribute), set())
+        return CALLED in uses or _is_module_use(uses)
+
     def call_sites(self, name: str) -> Tuple[List[Tuple[cst.Call, "Where"]], int]:
         """The calls `name(...)` in this file and how often the name is used otherwise."""
         return self.facts.calls.get(name, []), self.facts.references.get(name, 0)

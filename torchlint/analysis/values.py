@@ -275,21 +275,24 @@ class ValueFacts:
         function is used only by being called here (no other module of the project names it)."""
         scope = where[0]
         function = scope.node
-        if scope.kind != "function" or scope.parent is None or scope.parent.kind == "class":
-            return False
-        name = function.name.value  # type: ignore[attr-defined]
-        if function.decorators or (self.analysis.context is not None  # type: ignore[attr-defined]
-                                   and self.analysis.context.mentioned_elsewhere(name)):
-            return False
-        calls, references = self.usage.call_sites(name)
-        if not calls or references > 1:  # the `def` line itself is one reference
+        if scope.kind != "function" or scope.parent is None or function.decorators:  # type: ignore[attr-defined]
             return False
         position = _parameter_position(function, param)  # type: ignore[arg-type]
-        if position is None:
+        callee: cst.CSTNode = function
+        if scope.parent.kind == "class":  # a constructor parameter: `Wrapper(Net())` builds `self.net`
+            if function.name.value != "__init__" or position == 0:  # type: ignore[attr-defined]
+                return False
+            callee = scope.parent.node
+            position = position - 1 if position is not None and position > 0 else position
+        name = callee.name.value  # type: ignore[attr-defined]
+        if self.analysis.context is None or self.analysis.context.mentioned_elsewhere(name):
+            return False
+        calls, references = self.usage.call_sites(name)
+        if not calls or references > 1 or position is None:  # the `def`/`class` line itself is one reference
             return False
         for call, call_where in calls:
             bindings = self.analysis.reaching(name, call_where)
-            if len(bindings) != 1 or bindings[0].node is not function:
+            if len(bindings) != 1 or bindings[0].node is not callee:
                 return False
             argument = _call_argument(call, position, param.name.value)
             if argument is None or id(param) in self._following:
