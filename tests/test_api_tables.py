@@ -131,3 +131,33 @@ def test_torchfix_example_is_reported_by_the_mapped_rule(torchfix):
     expected = set(_torchfix_codes()[torchfix]["torchlint"])
     reported = {code for code, _ in findings(TORCHFIX_EXAMPLES[torchfix])}
     assert reported & expected, (torchfix, reported)
+
+
+def test_historical_names_are_not_in_the_current_table():
+    api = torch_api()
+    for name in api.historical:
+        if name.endswith("=)"):
+            callable_name, keyword = name[:-2].split("(")
+            assert keyword not in (api.keywords(callable_name) or ()), name
+            continue
+        parent, _, last = name.rpartition(".")
+        assert last not in api.members(parent), f"{name} exists in torch {api.version}: drop it from the list"
+
+
+EXAMPLES = {}
+for _entry in deprecations().entries:  # entries listing several names share one example: the first name's
+    if _entry.example:
+        EXAMPLES.setdefault(_entry.example, _entry)
+
+
+@pytest.mark.parametrize("entry", list(EXAMPLES.values()), ids=lambda e: e.name + (f"({e.keyword}=)" if e.keyword else ""))
+def test_every_table_example_is_reported_and_its_replacement_is_not(entry):
+    from torchlint.engine import fix_text
+
+    code = "TL604" if entry.removed_for(None) else "TL603"
+    bad = "import torch\n" + entry.example + "\n"
+    fixed = "import torch\n" + entry.example_fixed + "\n"
+    assert code in {c for c, _ in findings(bad)}, entry.name
+    assert not {c for c, _ in findings(fixed)} & {"TL603", "TL604"}, entry.name
+    if entry.fix != "none" and entry.rewrite != "none":
+        assert fix_text(bad, all_rules(), unsafe=True).text == fixed, entry.name

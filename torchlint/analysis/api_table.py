@@ -15,7 +15,9 @@ import os
 from functools import lru_cache
 from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
 
-_TABLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "torch_api.json.gz")
+_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
+_TABLE = os.path.join(_DATA, "torch_api.json.gz")
+_HISTORICAL = os.path.join(_DATA, "torch_historical_names.txt")
 
 # Namespaces whose attributes are made at run time (operator registries, extensions, private C code).
 DYNAMIC_NAMESPACES = ("torch.ops", "torch.classes", "torch._C", "torch.library")
@@ -26,8 +28,9 @@ KIND_MODULE, KIND_NN_MODULE, KIND_CLASS, KIND_FUNCTION, KIND_OTHER = "m", "M", "
 class TorchApi:
     """One torch version's public API."""
 
-    def __init__(self, data: Dict) -> None:
+    def __init__(self, data: Dict, historical: FrozenSet[str] = frozenset()) -> None:
         self.version: str = data["torch_version"]
+        self.historical = historical  # names of earlier releases, gone from this one
         self._modules: Dict[str, Dict] = data["modules"]
         self._signatures: List[FrozenSet[str]] = [frozenset(s) for s in data["signatures"]]
 
@@ -45,11 +48,15 @@ class TorchApi:
         return frozenset(entry["members"]) if entry else frozenset()
 
     def exists(self, qualified: str) -> Optional[bool]:
-        """True / False for a name under a closed module; None when the table cannot say."""
+        """True / False for a name under a closed module; None when the table cannot say.
+
+        A name of an earlier release (torch_historical_names.txt) is None: it did exist."""
         parent, _, last = qualified.rpartition(".")
         if not parent or not self.is_closed_module(parent):
             return None
-        return last in self._modules[parent]["members"]
+        if last in self._modules[parent]["members"]:
+            return True
+        return None if qualified in self.historical or parent in self.historical else False
 
     # ----------------------------------------------------------------- callables
     def kind(self, qualified: str) -> Optional[str]:
@@ -58,6 +65,10 @@ class TorchApi:
             return KIND_MODULE
         code = self._code(qualified)
         return code[0] if code else None
+
+    def historical_keyword(self, qualified: str, keyword: str) -> bool:
+        """A keyword the callable took in an earlier release (`name(keyword=)` lines of the list)."""
+        return f"{qualified}({keyword}=)" in self.historical
 
     def keywords(self, qualified: str) -> Optional[FrozenSet[str]]:
         """The keywords a torch callable accepts, or None when unknown or unlimited (**kwargs)."""
@@ -74,8 +85,10 @@ class TorchApi:
 
 @lru_cache(maxsize=1)
 def torch_api() -> TorchApi:
+    with open(_HISTORICAL, encoding="utf-8") as handle:
+        historical = frozenset(line.strip() for line in handle if line.strip() and not line.startswith("#"))
     with open(_TABLE, "rb") as handle:
-        return TorchApi(json.loads(gzip.decompress(handle.read())))
+        return TorchApi(json.loads(gzip.decompress(handle.read())), historical)
 
 
 def edit_distance(a: str, b: str, limit: int = 3) -> int:

@@ -60,9 +60,15 @@ class _DeprecationTracker(Rule):
         for arg in node.args:
             if arg.keyword is not None:
                 keyword_entry = deprecations().for_keyword(qualified, arg.keyword.value)
+                if keyword_entry is not None and keyword_entry.rewrite == "byte-mask":
+                    continue  # about what the mask is (`.byte()`), judged by `_byte_mask`
                 if keyword_entry is not None and self._applies(keyword_entry):
                     self._report(arg, keyword_entry, f"`{arg.keyword.value}=` of `{qualified}`", None)
         self._byte_mask(node, qualified)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:  # `np.float = float` restores a name; it does not use it
+            self._seen.add(id(target.target))
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         self._seen.add(id(node.attr))

@@ -87,7 +87,8 @@ class MisspelledKeyword(Rule):
         passed: Set[str] = {arg.keyword.value for arg in keywords}  # type: ignore[union-attr]
         for arg in keywords:
             word = arg.keyword.value  # type: ignore[union-attr]
-            if word in accepted or deprecations().for_keyword(qualified, word) is not None:
+            if (word in accepted or deprecations().for_keyword(qualified, word) is not None
+                    or api.historical_keyword(qualified, word)):
                 continue
             close = [c for c in close_names(word, accepted) if c not in passed]
             if close:
