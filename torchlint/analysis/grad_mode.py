@@ -69,7 +69,7 @@ def _mode_at_every_call(analysis: "ModuleAnalysis", function: cst.FunctionDef, o
         return None
     name = function.name.value
     calls, references = analysis.values.usage.call_sites(name)
-    if not calls or references > 1:
+    if not calls or references:
         return None
     if analysis.context is None or analysis.context.mentioned_elsewhere(name):
         return None

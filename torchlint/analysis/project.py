@@ -229,14 +229,24 @@ class ImportContext:
         return cls(project, path, dotted, package, folders)
 
     def absolute(self, level: int, module: Optional[str]) -> Optional[str]:
-        """`from ..utils import x` -> `pkg.utils` for a file of `pkg.sub`."""
-        base = self.package.split(".") if self.package else []
-        if level - 1 > len(base):
-            return None
-        if level > 1:
-            base = base[: len(base) - (level - 1)]
-        parts = base + ([module] if module else [])
-        return ".".join(parts) if parts else None
+        """`from ..utils import x` -> the dotted name of `../utils` from this file's folder, as
+        Python resolves it inside the package the file was imported as (folders without an
+        `__init__.py` are namespace packages)."""
+        folder = os.path.dirname(self.path)
+        for _ in range(level - 1):
+            folder = os.path.dirname(folder)
+        target = os.path.join(folder, *module.split(".")) if module else folder
+        for candidate in (target + ".py", os.path.join(target, "__init__.py")):
+            if self.project._is_file(candidate):
+                dotted, importable_from = module_name(candidate)
+                break
+        else:
+            if not os.path.isdir(target):
+                return None
+            dotted, importable_from = os.path.basename(target), os.path.dirname(target)
+        if importable_from not in self.folders:
+            self.folders.append(importable_from)
+        return dotted or None
 
     def lookup(self, qualified: str) -> Optional["Symbol"]:
         """What a qualified name of the project is (a class or function summary), following

@@ -40,6 +40,7 @@ class Symbol:
     returns_elements: Tuple[Optional[str], ...] = ()
     has_parameters: bool = True
     submodules: Tuple[str, ...] = ()  # class: the `self.<name>` attributes that hold modules
+    classes: Tuple[str, ...] = ()  # function or instance that is a module: the classes it is built from
 
 
 @dataclass
@@ -66,6 +67,7 @@ class ModuleSummary:
             item["forward_elements"] = tuple(item["forward_elements"])
             item["returns_elements"] = tuple(item["returns_elements"])
             item["submodules"] = tuple(item["submodules"])
+            item["classes"] = tuple(item["classes"])
             symbols[name] = Symbol(**item)
         return cls(data["path"], data["digest"], data["module"], symbols, dict(data["reexports"]),
                    list(data["star_imports"]), dict(data["depends"]))
@@ -152,11 +154,24 @@ def _value_symbol(analysis, origins, qualified: str, kind: str) -> Symbol:
 
         layers = NO_LAYERS
         outputs = set()
+        classes: Optional[set] = set()
+        prefix = qualified.rpartition(".")[0]
         for node, where in origins:
             layers |= analysis.model_classes.of_value(node, where)
             outputs.add(tensors.module_output(node, where))
+            built = values.module_classes(node, where)
+            if built is None or classes is None:
+                classes = None
+                continue
+            for cls in built:
+                name = cls if isinstance(cls, str) else _top_level_class(analysis, cls, prefix)
+                if name is None:
+                    classes = None
+                    break
+                classes.add(name)
         forward, elements = outputs.pop() if len(outputs) == 1 else (None, ())
-        return Symbol(qualified, kind, True, tuple(sorted(layers.layers)), layers.unknown, forward, elements)
+        return Symbol(qualified, kind, True, tuple(sorted(layers.layers)), layers.unknown, forward, elements,
+                      classes=tuple(sorted(classes or ())))
     results = set()
     for node, where in origins:
         if not _is_expression(node):
@@ -164,6 +179,14 @@ def _value_symbol(analysis, origins, qualified: str, kind: str) -> Symbol:
         results.add(tensors.output(node, where))
     returns, elements = results.pop() if len(results) == 1 else (None, ())
     return Symbol(qualified, kind, returns=returns, returns_elements=elements)
+
+
+def _top_level_class(analysis, classdef, prefix: str) -> Optional[str]:
+    """The qualified name of a class defined at the top of the summarised module."""
+    for binding in analysis.index.module_scope.bindings.get(classdef.name.value, ()):
+        if binding.node is classdef:
+            return f"{prefix}.{classdef.name.value}" if prefix else classdef.name.value
+    return None
 
 
 def _is_expression(node) -> bool:

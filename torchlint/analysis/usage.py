@@ -38,7 +38,7 @@ class _Facts:
     uses: Dict[int, Set[str]] = field(default_factory=dict)  # id(binding) -> methods called, CALLED
     attribute_uses: Dict[Tuple[int, str], Set[str]] = field(default_factory=dict)  # (class scope, attr)
     calls: Dict[str, List[Tuple[cst.Call, "Where"]]] = field(default_factory=dict)  # callee name -> calls
-    references: Dict[str, int] = field(default_factory=dict)  # name -> uses other than being called
+    references: Dict[str, int] = field(default_factory=dict)  # name -> uses other than being called or defined
 
 
 def _is_module_use(uses: Set[str]) -> bool:
@@ -70,7 +70,8 @@ class Usage:
         return CALLED in uses or _is_module_use(uses)
 
     def call_sites(self, name: str) -> Tuple[List[Tuple[cst.Call, "Where"]], int]:
-        """The calls `name(...)` in this file and how often the name is used otherwise."""
+        """The calls `name(...)` in this file and how often the name is used otherwise (passed,
+        stored, decorated: then the calls shown are not all the calls)."""
         return self.facts.calls.get(name, []), self.facts.references.get(name, 0)
 
 
@@ -96,6 +97,12 @@ def _collect(analysis: "ModuleAnalysis") -> _Facts:
         if isinstance(node, cst.Call):
             _record_call(analysis, facts, node, where)
             callees.add(id(node.func))
+        elif isinstance(node, cst.Attribute):
+            callees.add(id(node.attr))  # `torch.save`: the attribute is not a use of a name `save`
+        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            callees.add(id(node.name))
+        elif isinstance(node, cst.Arg) and node.keyword is not None:
+            callees.add(id(node.keyword))
         elif isinstance(node, cst.Name) and id(node) not in callees:
             facts.references[node.value] = facts.references.get(node.value, 0) + 1
         for child in child_nodes(node):

@@ -288,7 +288,7 @@ class ValueFacts:
         if self.analysis.context is None or self.analysis.context.mentioned_elsewhere(name):
             return False
         calls, references = self.usage.call_sites(name)
-        if not calls or references > 1 or position is None:  # the `def`/`class` line itself is one reference
+        if not calls or references or position is None:
             return False
         for call, call_where in calls:
             bindings = self.analysis.reaching(name, call_where)
@@ -376,7 +376,9 @@ class ValueFacts:
             return [qualified]
         symbol = self.analysis.symbol(func, where)
         if symbol is not None:
-            return [symbol.qualified] if symbol.module and symbol.kind != INSTANCE else None
+            if not symbol.module or symbol.kind == INSTANCE:
+                return None
+            return [symbol.qualified] if symbol.kind == CLASS else list(symbol.classes) or None
         return [classdef for classdef, _ in self.local_classes(func, where)] or None
 
     def _is_module_class_expr(self, expr: cst.BaseExpression, where: "Where") -> bool:
