@@ -105,6 +105,7 @@ TORCHFIX_EXAMPLES = {
     "TOR105": "from torch.utils.data._utils.collate import default_convert\n",
     "TOR106": "import torch\ny = torch.log(1 + x)\n",
     "TOR107": "import torch\ny = torch.exp(x) - 1\n",
+    "TOR108": "import torch\ny = torch.log(torch.sum(torch.exp(x), 1))\n",
     "TOR201": "from torchvision import models\nm = models.vgg16(pretrained=True)\n",
     "TOR202": "from torchvision.transforms import v2\nt = v2.ToTensor()\n",
 }

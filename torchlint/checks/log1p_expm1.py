@@ -27,24 +27,29 @@ def _plus_one_operand(node: cst.BaseExpression) -> Optional[cst.BaseExpression]:
 class Log1pExpm1(Rule):
     """
     ## What it does
-    Finds `torch.log(1 + x)` (or `x + 1`) and `torch.exp(x) - 1`.
+    Finds `torch.log(1 + x)` (or `x + 1`), `torch.exp(x) - 1`, and
+    `torch.log(torch.sum(torch.exp(x), dim))`.
 
     ## Why is this bad?
     For small `x`, `1 + x` rounds away most of `x`'s digits before the logarithm sees it (in
     float32, `1 + 1e-8` is exactly `1`, so `torch.log(1 + x)` is `0`), and `exp(x) - 1`
     subtracts two nearly equal numbers. `torch.log1p` and `torch.expm1` compute the same
-    functions without that loss.
+    functions without that loss. `exp` overflows to `inf` in float32 for `x > 88`, so the log of
+    a sum of exponentials is `inf` where `torch.logsumexp` (which subtracts the maximum first)
+    gives the right value.
 
     ## Example
     ```python
     y = torch.log(1 + x)
     z = torch.exp(x) - 1
+    s = torch.log(torch.sum(torch.exp(logits), dim=1))
     ```
 
     ## Use instead
     ```python
     y = torch.log1p(x)
     z = torch.expm1(x)
+    s = torch.logsumexp(logits, dim=1)
     ```
 
     ## Fix safety
@@ -52,12 +57,12 @@ class Log1pExpm1(Rule):
     form lost precision).
 
     ## Source
-    TorchFix TOR106 and TOR107 (not in the user's notes).
+    TorchFix TOR106, TOR107 and TOR108 (not in the user's notes).
     """
 
     code = "TL608"
     name = "imprecise-log-exp"
-    summary = "`torch.log(1 + x)` / `torch.exp(x) - 1` lose precision; use `torch.log1p` / `torch.expm1`"
+    summary = "`torch.log(1 + x)`, `torch.exp(x) - 1`, log-sum-exp by hand lose precision; use `log1p` / `expm1` / `logsumexp`"
     fix_safety = SAFE
     triggers = ("log", "exp")
 
@@ -66,11 +71,38 @@ class Log1pExpm1(Rule):
             return
         if self.analysis.qualified_name(node.func) != "torch.log" or not isinstance(node.func, cst.Attribute):
             return
-        operand = _plus_one_operand(node.args[0].value)
+        inner = node.args[0].value
+        if self._logsumexp(node, inner):
+            return
+        operand = _plus_one_operand(inner)
         if operand is not None:
             new = cst.Call(func=node.func.with_changes(attr=cst.Name("log1p")), args=[cst.Arg(operand)])
             self.report(node, "`torch.log(1 + x)` loses precision for small `x`; use `torch.log1p(x)`",
                         Fix(SAFE, "Use `torch.log1p`", (Edit(node, new),)))
+
+    def _logsumexp(self, log: cst.Call, inner: cst.BaseExpression) -> bool:
+        """`torch.log(torch.sum(torch.exp(x), dim))` -> `torch.logsumexp(x, dim)`."""
+        if not isinstance(inner, cst.Call) or self.analysis.qualified_name(inner.func) != "torch.sum":
+            return False
+        args = [a for a in inner.args if not a.star]
+        if len(args) != len(inner.args) or len(args) < 2 or args[0].keyword is not None:
+            return False  # TorchFix's condition too: without a dim, logsumexp has no equivalent call
+        dim = args[1] if args[1].keyword is None or args[1].keyword.value == "dim" else None
+        exp = args[0].value
+        if dim is None or not isinstance(exp, cst.Call) or self.analysis.qualified_name(exp.func) != "torch.exp":
+            return False
+        if len(exp.args) != 1 or exp.args[0].keyword or exp.args[0].star or not isinstance(log.func, cst.Attribute):
+            return False
+        if isinstance(dim.value, cst.Name) and dim.value.value == "None":
+            return False
+        if any(a.keyword is not None and a.keyword.value not in ("dim", "keepdim") for a in args[1:]):
+            return False
+        new_args = [exp.args[0].with_changes(comma=args[0].comma)] + list(inner.args[1:])
+        new = cst.Call(func=log.func.with_changes(attr=cst.Name("logsumexp")), args=new_args)
+        self.report(log, "`torch.log(torch.sum(torch.exp(x), dim))` overflows for large `x`; use "
+                         "`torch.logsumexp(x, dim)`, which subtracts the maximum first",
+                    Fix(SAFE, "Use `torch.logsumexp`", (Edit(log, new),)))
+        return True
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if not isinstance(node.operator, cst.Subtract) or not _is_one(node.right):
