@@ -125,3 +125,48 @@ def test_weights_only_left_out_on_purpose_is_silent(source):
 ])
 def test_lookalike_fallbacks_are_reported(source):
     assert len(tl502(source)) == 1
+
+
+@pytest.mark.parametrize("source", [
+    "def test_round_trip(tmp_path):\n    path = tmp_path / 'ckpt.pt'\n    torch.save({'w': torch.ones(2)}, path)\n"
+    "    assert torch.load(path)['w'].sum() == 2\n",
+    "def test_literal(model):\n    torch.save(model.state_dict(), 'm.pt')\n    state = torch.load('m.pt')\n",
+    "def test_attribute(self):\n    torch.save(self.obj, self.path)\n    return torch.load(self.path)\n",
+])
+def test_a_file_the_same_code_has_just_written_is_silent(source):
+    assert tl502(source) == []
+
+
+@pytest.mark.parametrize("source", [
+    # the save may not run before the load
+    "def f(path, c):\n    if c:\n        torch.save(1, path)\n    return torch.load(path)\n",
+    # the path was rebound in between
+    "def f(path, other):\n    torch.save(1, path)\n    path = other\n    return torch.load(path)\n",
+    # another function wrote it
+    "def save(path):\n    torch.save(1, path)\n\ndef load(path):\n    return torch.load(path)\n",
+    # another path
+    "def f(a, b):\n    torch.save(1, a)\n    return torch.load(b)\n",
+])
+def test_files_written_elsewhere_are_reported(source):
+    assert len(tl502(source)) == 1
+
+
+@pytest.mark.parametrize("source, evidence", [
+    ("quantizers = torch.load(p)\nq = torch.from_numpy(quantizers[n_units])\n", "numpy arrays"),
+    ("batch = torch.load(p)\ninputs = [torch.from_numpy(i) for i in batch]\n", "numpy arrays"),
+    ("ckpt = torch.load(p)\nfield = ckpt['vocab']['src']\nnames = field.fields\n", "objects with attributes"),
+    ("ckpt = torch.load(p)\ncfg = ckpt['cfg']\nprint(cfg.task)\n", "objects with attributes"),
+])
+def test_uses_that_show_non_tensor_content_leave_no_fix(source, evidence):
+    (finding,) = tl502(source)
+    assert finding.fix is None and evidence in finding.message
+
+
+@pytest.mark.parametrize("source", [
+    "state = torch.load(p)\nprint(state['w'].shape, state['w'].dtype)\n",
+    "state = torch.load(p)\nw = state['w'].float().numpy()\n",
+    "state = torch.load(p)\nfor k, v in state.items():\n    print(k)\n",
+])
+def test_tensor_and_container_uses_keep_the_fix_safe(source):
+    (finding,) = tl502(source)
+    assert finding.fix.applicability == "safe"

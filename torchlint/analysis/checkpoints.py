@@ -14,11 +14,11 @@ project-wide program model can later answer it for the saves of the whole projec
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Tuple
 
 import libcst as cst
 
-from torchlint.syntax import argument_value, is_name
+from torchlint.syntax import argument_value, is_name, is_self_attribute
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
@@ -65,6 +65,8 @@ class CheckpointFacts:
         self.analysis = analysis
         self.values = analysis.values
         self._saves: Optional[List[Saved]] = None
+        self._nodes: Optional[List[Tuple[cst.CSTNode, "Where", Dict[str, cst.BaseExpression]]]] = None
+        self._use_list: Optional[List[Tuple[str, cst.BaseExpression, "Where"]]] = None
         self._visiting: set = set()
 
     # ------------------------------------------------------------------ the query
@@ -74,6 +76,39 @@ class CheckpointFacts:
         path = argument_value(load, 0, "f")
         found = [s for s in self.saves() if s.judgement.verdict != WEIGHTS and _may_be_same_file(s.call, path)]
         return sorted(found, key=lambda s: -s.judgement.verdict)
+
+    def written_just_before(self, load: cst.Call, where: Optional["Where"] = None) -> bool:
+        """The same code saved the file right before: a `torch.save` earlier in the same scope,
+        on every path to the load, to the same path expression with the same bindings (a test
+        round trip, `torch.save(obj, path); torch.load(path)`). Nothing foreign can be in it."""
+        where = where or self.analysis.where()
+        path = argument_value(load, 0, "f")
+        if path is None:
+            return False
+        scope, stmt = where
+        for saved in self.saves():
+            save_scope, save_stmt = saved.where
+            if save_scope is not scope or save_stmt.seq >= stmt.seq:
+                continue
+            if stmt.blocks[: len(save_stmt.blocks)] != save_stmt.blocks:
+                continue  # the save may not run before the load
+            target = argument_value(saved.call, 1, "f")
+            if target is not None and self._same_value(target, saved.where, path, where):
+                return True
+        return False
+
+    def loaded_objects(self, load: cst.Call) -> Optional[str]:
+        """What the code does with the value `load` returns that shows it holds objects
+        `weights_only=True` refuses: an element given to `torch.from_numpy` (a numpy array), or
+        an attribute read that no tensor, container or number has (`ckpt["args"].lr`, `vocab.itos`).
+        None without such evidence."""
+        for kind, expr, where in self._uses():
+            if self._reaches(expr, where, load, 0):
+                code = self._code(expr)
+                if kind == "numpy":
+                    return f"numpy arrays (`torch.from_numpy({code})`)"
+                return f"objects with attributes (`{code}`)"
+        return None
 
     def saves(self) -> List[Saved]:
         if self._saves is None:
@@ -85,16 +120,70 @@ class CheckpointFacts:
         return self._saves
 
     def _save_calls(self) -> Iterator[Tuple[cst.Call, "Where"]]:
-        index = self.analysis.index
-        for info in list(index.statements.values()):
-            node = info.node
-            if not isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-                continue
-            for small in node.body:
-                small_info = index.small_statements.get(id(small), info)
-                for call in _calls_in(small):
-                    if self.analysis.qualified_name(call.func, (small_info.scope, small_info)) == "torch.save":
-                        yield call, (small_info.scope, small_info)
+        for node, where, _ in self._walk():
+            if isinstance(node, cst.Call) and self.analysis.qualified_name(node.func, where) == "torch.save":
+                yield node, where
+
+    def _walk(self) -> List[Tuple[cst.CSTNode, "Where", Dict[str, cst.BaseExpression]]]:
+        """Every expression node of the module with where it is evaluated and the comprehension
+        variables in force (name -> the iterable it runs over); one walk, kept."""
+        if self._nodes is None:
+            self._nodes = []
+            index = self.analysis.index
+            for info in list(index.statements.values()):
+                statement = info.node
+                if statement is None:
+                    continue
+                parts = statement.body if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) else [statement]
+                for part in parts:
+                    part_info = index.small_statements.get(id(part), info)
+                    _expressions(part, (part_info.scope, part_info), {}, self._nodes, top=True)
+        return self._nodes
+
+    def _uses(self) -> List[Tuple[str, cst.BaseExpression, "Where"]]:
+        """(kind, value used, where): `torch.from_numpy(value)` ("numpy") and attribute reads
+        `value.attr` that are not calls and that no tensor has ("object")."""
+        if self._use_list is None:
+            self._use_list = []
+            called = {id(n.func) for n, _, _ in self._walk() if isinstance(n, cst.Call)}
+            for node, where, comprehension in self._walk():
+                if isinstance(node, cst.Call) and node.args and (
+                        self.analysis.qualified_name(node.func, where) == "torch.from_numpy"):
+                    value = node.args[0].value
+                    if isinstance(value, cst.Name) and value.value in comprehension:
+                        value = comprehension[value.value]
+                    self._use_list.append(("numpy", value, where))
+                elif (isinstance(node, cst.Attribute) and id(node) not in called
+                      and node.attr.value not in _TENSOR_ATTRIBUTES and not is_name(node.value, "self")
+                      and isinstance(node.value, (cst.Name, cst.Subscript))):
+                    self._use_list.append(("object", node, where))
+        return self._use_list
+
+    def _reaches(self, expr: cst.BaseExpression, where: "Where", load: cst.Call, depth: int) -> bool:
+        """`expr` is the value `load` returns or an element of it, through names and subscripts."""
+        if depth > 6:
+            return False
+        while isinstance(expr, (cst.Subscript, cst.Attribute)) and not is_self_attribute(expr):
+            expr = expr.value
+        if expr is load:
+            return True
+        for node, node_where in self.values.origins(expr, where) or ():
+            if node is load:
+                return True
+            if isinstance(node, (cst.Subscript, cst.Attribute, cst.Name)) and node is not expr and self._reaches(
+                    node, node_where, load, depth + 1):  # type: ignore[arg-type]
+                return True
+        return False
+
+    def _same_value(self, a: cst.BaseExpression, a_where: "Where", b: cst.BaseExpression, b_where: "Where") -> bool:
+        """Same code, and every name in it bound by the same assignments at both places."""
+        if self._code(a) != self._code(b):
+            return False
+        names = {n.value for n in _free_names(a)}
+        return all(
+            [id(x) for x in self.analysis.reaching(name, a_where)] == [id(x) for x in self.analysis.reaching(name, b_where)]
+            and self.analysis.reaching(name, a_where) for name in names
+        ) if names else isinstance(a, (cst.SimpleString, cst.ConcatenatedString))
 
     # ------------------------------------------------------------------ judging a saved value
     def judge(self, expr: cst.BaseExpression, where: "Where") -> Judgement:
@@ -258,15 +347,49 @@ class CheckpointFacts:
 
 
 # ---------------------------------------------------------------------- syntax helpers
-def _calls_in(node: cst.CSTNode) -> Iterator[cst.Call]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.Call):
-            yield current
-        if isinstance(current, (cst.Lambda, cst.BaseSuite)):
-            continue
-        stack.extend(current.children)
+# What a tensor has besides methods: an attribute read of anything else is an object's.
+_TENSOR_ATTRIBUTES = frozenset(
+    "shape dtype device data grad T mT H mH requires_grad is_cuda is_leaf ndim real imag layout names "
+    "grad_fn is_sparse is_quantized is_meta itemsize nbytes".split()
+)
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
+
+
+def _expressions(node: cst.CSTNode, where: "Where", comprehension: Dict[str, cst.BaseExpression],
+                 found: List[Tuple[cst.CSTNode, "Where", Dict[str, cst.BaseExpression]]], top: bool = False) -> None:
+    """The expression nodes of one statement (its header only, for compound statements: the
+    bodies are statements of their own), with the comprehension variables in force."""
+    if not top and isinstance(node, (cst.BaseSuite, cst.BaseCompoundStatement, cst.Else, cst.Finally, cst.Lambda)):
+        return
+    if isinstance(node, (cst.BaseSuite, cst.Else, cst.Finally)):
+        return
+    found.append((node, where, comprehension))
+    if isinstance(node, _COMPREHENSIONS):
+        inner = dict(comprehension)
+        for_in: Optional[cst.CompFor] = node.for_in
+        while for_in is not None:
+            for name in _names_in(for_in.target):
+                inner[name.value] = for_in.iter
+            for_in = for_in.inner_for_in
+        comprehension = inner
+    for child in node.children:
+        _expressions(child, where, comprehension, found)
+
+
+def _free_names(node: cst.CSTNode) -> Iterator[cst.Name]:
+    """The names an expression reads (not the attribute names after a dot)."""
+    if isinstance(node, cst.Attribute):
+        yield from _free_names(node.value)
+        return
+    yield from _names_in(node)
+
+
+def _names_in(node: cst.CSTNode) -> Iterator[cst.Name]:
+    if isinstance(node, cst.Name):
+        yield node
+        return
+    for child in node.children:
+        yield from _names_in(child)
 
 
 def _may_be_same_file(save: cst.Call, load_path: Optional[cst.BaseExpression]) -> bool:

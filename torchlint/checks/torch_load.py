@@ -23,6 +23,7 @@ from torchlint.rule import NO_FIX, SAFE, SOMETIMES, UNSAFE, Fix, Rule, register,
 
 WEIGHTS_ONLY_DEFAULT = (2, 6)  # the release that made weights_only=True the default
 _SAFE_GLOBALS = "torch.serialization.safe_globals"
+_RNN_ONLY_METHODS = frozenset({"flatten_parameters"})  # nn.RNN/LSTM/GRU: modules only
 
 
 @dataclass
@@ -45,6 +46,7 @@ class _LoadTracker(Rule):
         self.loads: List[cst.Call] = []
         self.load_where: Dict[int, Where] = {}
         self.intended: Set[int] = set()  # loads that leave out weights_only on purpose
+        self.in_safe_globals: Set[int] = set()  # loads whose allowed classes the code lists
         self._module_uses: List[Tuple[cst.BaseExpression, Where, str]] = []
         self._tries: List[_TryFrame] = []
         self._safe_globals: List[int] = []  # the `with safe_globals(...)` blocks we are in
@@ -85,11 +87,13 @@ class _LoadTracker(Rule):
                 if frame.part == "body" and passes_weights_only:
                     frame.tries_weights_only = True
             innermost = self._tries[-1] if self._tries else None
+            if self._safe_globals:
+                self.in_safe_globals.add(id(node))
             if self._safe_globals or (innermost is not None and innermost.part == "type-error"
                                       and innermost.tries_weights_only):
                 self.intended.add(id(node))
         elif isinstance(func, cst.Attribute):
-            if func.attr.value in MODULE_ONLY_METHODS:
+            if func.attr.value in MODULE_ONLY_METHODS or func.attr.value in _RNN_ONLY_METHODS:
                 self._module_uses.append((func.value, self.analysis.where(), f".{func.attr.value}()"))
         elif not isinstance(func, cst.Name) or self.analysis.reaching(func.value):
             # `model(x)` or `torch.load(p)(x)`: only modules (of what torch.load returns) are called.
@@ -120,7 +124,9 @@ class TorchLoadWithoutWeightsOnly(_LoadTracker):
     (torch before 1.13 has no such argument; a refused file raises `UnpicklingError`, which
     that handler does not catch), and loads inside `with torch.serialization.safe_globals(...)`,
     which only a weights-only load uses. A fallback under `except Exception:` is reported: it
-    unpickles everything exactly when the weights-only load refused the file.
+    unpickles everything exactly when the weights-only load refused the file. Nor is a load of
+    the file the same code has just written (`torch.save(obj, path)` earlier in the same
+    function, on every path to the load, with the same `path`): nothing foreign is in it.
 
     ## Why is this bad?
     Without `weights_only=True`, `torch.load` unpickles arbitrary Python objects, and unpickling
@@ -169,8 +175,9 @@ class TorchLoadWithoutWeightsOnly(_LoadTracker):
       saves a whole module (which TL501's fix turns into a state dict). The message names what
       is saved.
     - No fix when the file saves other objects `weights_only=True` refuses (an argparse
-      Namespace, say): the load would fail; save plain data, or allow the class with
-      `torch.serialization.safe_globals`. No fix either when a `pickle_module` is passed (PyTorch
+      Namespace, say), or when the code's use of the loaded value shows such objects in it (an
+      element given to `torch.from_numpy`, an attribute no tensor has: `ckpt["args"].lr`): the
+      load would fail; save plain data, or allow the class with `torch.serialization.safe_globals`. No fix either when a `pickle_module` is passed (PyTorch
       refuses to combine the two) or when `**kwargs` are forwarded.
 
     ## Source
@@ -196,6 +203,9 @@ class TorchLoadWithoutWeightsOnly(_LoadTracker):
         pickle_module = argument(call, 2, "pickle_module")
         old: cst.CSTNode
         new: cst.CSTNode
+        where = self.load_where.get(id(call))
+        if checkpoints.written_just_before(call, where):
+            return  # the file is the one this code has just written: nothing foreign to unpickle
         if weights_only is None:
             if has_star_args(call) or self.options.target_torch >= WEIGHTS_ONLY_DEFAULT or id(call) in self.intended:
                 return
@@ -214,7 +224,12 @@ class TorchLoadWithoutWeightsOnly(_LoadTracker):
         if pickle_module:
             self.report(call, message, None)
             return
-        saves = checkpoints.refused_by_weights_only(call, self.load_where.get(id(call)))
+        objects = checkpoints.loaded_objects(call)
+        if objects is not None:
+            self.report(call, message + f" (no fix: the loaded value holds {objects}, which "
+                        "`weights_only=True` refuses)", None)
+            return
+        saves = checkpoints.refused_by_weights_only(call, where)
         applicability, why = _fix_applicability(default, saves)
         fix = Fix(applicability, title, (Edit(old, new),)) if applicability is not None else None
         self.report(call, message + why, fix)
@@ -243,9 +258,11 @@ class WholeModelLoad(_LoadTracker):
     ## What it does
     Finds `torch.load(...)` whose result is used as a module: `.eval()`, `.train()`,
     `.parameters()`, `.state_dict()`, `.load_state_dict()`, `.modules()`, `.children()`,
-    `.zero_grad()` or a call like `model(x)`, either directly on the call (also after `.to()` /
-    `.cuda()`) or through the variable it was assigned to. A use of `.to()` alone is not evidence:
-    tensors have `.to()` too.
+    `.zero_grad()`, `.flatten_parameters()` or a call like `model(x)`, either directly on the call
+    (also after `.to()` / `.cuda()`) or through the variable it was assigned to (every load that
+    can reach the use, in each branch). A use of `.to()` alone is not evidence: tensors have
+    `.to()` too. Loads inside `with torch.serialization.safe_globals([...])` are not reported:
+    the code allowlists the classes, so the weights-only load accepts the module.
 
     ## Why is this bad?
     The file holds a pickled module, the counterpart of `torch.save(model, path)` (TL501). It
@@ -286,7 +303,7 @@ class WholeModelLoad(_LoadTracker):
         used = self.loads_used_as_module()
         for call in self.loads:
             how = used.get(id(call))
-            if how is not None:
+            if how is not None and id(call) not in self.in_safe_globals:
                 self.report(call, f"`torch.load` result is used as a whole module ({how}): this needs the "
                             "pickled class and fails with `weights_only=True` (the default since torch 2.6); "
                             "save a `state_dict`, rebuild the model and call `load_state_dict`")
