@@ -131,3 +131,24 @@ async def test_positions_follow_the_negotiated_encoding(encoded_client: Language
     assert apply_encoded(EMOJI, fix_edit, encoding) == EMOJI.replace("torch.load(p)", "torch.load(p, weights_only=True)")
     (noqa_edit,) = actions[1].edit.changes[uri]
     assert apply_encoded(EMOJI, noqa_edit, encoding).splitlines()[4].endswith("torch.load(p)  # noqa: TL502")
+
+
+MODELS = ("import torch.nn as nn\nimport torch.nn.functional as F\n\n\nclass Net(nn.Module):\n"
+          "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 3)\n\n"
+          "    def forward(self, x):\n        return F.softmax(self.fc(x), dim=1)\n")
+TRAIN = ("import torch\nimport torch.nn as nn\n\nfrom models import Net\n\nmodel = Net()\n"
+         "loss = nn.CrossEntropyLoss()(model(torch.randn(2, 4)), torch.tensor([0, 1]))\n")
+
+
+async def test_importers_follow_unsaved_edits_of_the_modules_they_use(client: LanguageClient, tmp_path):
+    (tmp_path / "pyproject.toml").write_text("")
+    models = await open_document(client, tmp_path / "models.py", MODELS)
+    train = await open_document(client, tmp_path / "train.py", TRAIN)
+    assert [d.code for d in client.diagnostics[train]] == ["TL101"]  # Net's forward ends in softmax
+    logits = MODELS.replace("F.softmax(self.fc(x), dim=1)", "self.fc(x)")
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=models, version=2),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=logits)]))
+    for _ in range(2):  # the edited module, then its open importer
+        await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert list(client.diagnostics[train]) == []  # not saved: the buffer is what counts

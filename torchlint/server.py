@@ -12,6 +12,7 @@ code-action request): an emoji before a finding is 4 UTF-8 units, 2 UTF-16 units
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from typing import Dict, List
 from urllib.parse import unquote, urlparse
@@ -38,6 +39,19 @@ class _Linter:
 
     def __init__(self) -> None:
         self._resolver = SettingsResolver()
+        self._consumed: Dict[str, set] = {}  # open document path -> project modules its findings used
+        self._projects: Dict[str, object] = {}  # open document path -> its project (holding the buffers)
+
+    def close(self, path: str) -> None:
+        """A closed document's modules are read from disk again."""
+        self._consumed.pop(path, None)
+        project = self._projects.pop(path, None)
+        if project is not None:
+            project.overrides.pop(path, None)  # type: ignore[attr-defined]
+
+    def importers(self, path: str) -> List[str]:
+        """The open documents whose findings used the module at `path`: they need re-linting."""
+        return sorted(other for other, used in self._consumed.items() if path in used and other != path)
 
     def settings_for(self, path: str) -> Settings:
         try:
@@ -48,11 +62,17 @@ class _Linter:
     def lint(self, path: str, text: str) -> LintResult:
         """Deep code gets a deep stack; a file torchlint fails on has no diagnostics, no crash."""
         settings = self.settings_for(path)
+        context = import_context(path, settings)
+        # Importers read this module's unsaved text, not the file on disk.
+        context.project.overrides[context.path] = text
+        self._projects[context.path] = context.project
         try:
-            return with_deep_stack(lambda: lint_text(text, settings.rules_for(path), options=settings.options(),
-                                                     context=import_context(path, settings)))
+            result = with_deep_stack(lambda: lint_text(text, settings.rules_for(path), options=settings.options(),
+                                                       context=context))
         except Exception:
             return LintResult([])
+        self._consumed[context.path] = set(context.consumed)
+        return result
 
     def fix_all(self, path: str, text: str) -> str:
         settings = self.settings_for(path)
@@ -125,7 +145,20 @@ def build_server():
                 "note": types.DiagnosticSeverity.Information}
     levels = {rule.code: rule.level for rule in all_rules()}
 
-    def publish(uri: str) -> None:
+    uris: Dict[str, str] = {}  # open document path -> uri
+
+    def publish(uri: str, importers: bool = True) -> None:
+        """Lint and publish one document, then (after an edit of it) the open documents that
+        import it, whose cross-module findings may have changed."""
+        path = os.path.abspath(_path_of(uri))
+        uris[path] = uri
+        publish_one(uri)
+        if importers:
+            for other in linter.importers(path):
+                if other in uris:
+                    publish_one(uris[other])
+
+    def publish_one(uri: str) -> None:
         document = server.workspace.get_text_document(uri)
         text = document.source
         result = linter.lint(_path_of(uri), text)
@@ -170,6 +203,9 @@ def build_server():
         task = pending.pop(params.text_document.uri, None)
         if task is not None:
             task.cancel()
+        path = os.path.abspath(_path_of(params.text_document.uri))
+        uris.pop(path, None)
+        linter.close(path)
         server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
 
