@@ -7,6 +7,7 @@ single traversal, tracking the current scope and statement so that rules can ask
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, List, Optional, Set, Tuple
 
 import libcst as cst
@@ -26,6 +27,7 @@ _STATEMENT_TYPES = (
     "SimpleStatementLine", "SimpleStatementSuite", "FunctionDef", "ClassDef", "For", "While", "If",
     "With", "Try", "TryStar", "Match",
 )
+_BUILTINS = frozenset(dir(builtins))
 _SMALL_STATEMENT_TYPES = (
     "Assign", "AnnAssign", "AugAssign", "Expr", "Return", "Raise", "Assert", "Del", "Pass", "Break", "Continue",
     "Global", "Nonlocal", "Import", "ImportFrom", "TypeAlias",
@@ -226,7 +228,7 @@ def _star_imported(analysis: ModuleAnalysis, name: str, where: Optional[Where]) 
     """`from models import *` then `Net()`: the star-imported module that defines `Net`, when
     no scope binds the name (and it is not a lambda or comprehension variable)."""
     stars = analysis.index.module_scope.star_imports
-    if not stars or (where is None and any(name in shadow for shadow in analysis._shadowed)):
+    if not stars or name in _BUILTINS or (where is None and any(name in shadow for shadow in analysis._shadowed)):
         return None
     scope: Optional[Scope] = (where or analysis.where())[0]
     while scope is not None:
