@@ -455,3 +455,16 @@ def test_fix_restores_training_mode_when_a_helper_trains():
     assert fixed(source, unsafe=False).endswith(
         "        model.eval()\n        with torch.no_grad():\n            scores.append(model(x).sum().item())\n"
         "        model.train()\n")
+
+
+@pytest.mark.parametrize("source", [
+    # a loss module is an nn.Module with nothing that depends on the mode
+    "def score(x, y):\n    criterion = nn.CrossEntropyLoss()\n    model = Net()\n    model.eval()\n"
+    "    with torch.no_grad():\n        return criterion(model(x), y)\n",
+    # a lambda's parameter is not the function's variable
+    "def run(x):\n    model = Net()\n    fn = lambda model, x: model(x)\n    model.eval()\n"
+    "    with torch.no_grad():\n        return fn(model, x)\n",
+    "def run(xs, models):\n    model = Net()\n    with torch.no_grad():\n        return [model(x) for model in models for x in xs]\n",
+])
+def test_silent_lookalikes(source):
+    assert lines(source) == []

@@ -19,6 +19,7 @@ Queries (rules never read the scope index themselves):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from enum import Enum
@@ -118,6 +119,8 @@ class ModeFacts:
         self._visiting: Set[Tuple[int, str]] = set()
         self._binding_modes: Dict[int, Tuple[_Set, str]] = {}
         self._effects: Dict[Tuple[int, str], Optional[_Set]] = {}
+        self._parents: Dict[int, Dict[int, cst.CSTNode]] = {}
+        self._statements: Dict[int, List[StatementInfo]] = {}  # per scope, in order
 
     # ------------------------------------------------------------------ queries
     def mode_at(self, expr: cst.BaseExpression, where: "Where") -> ModeAnswer:
@@ -194,6 +197,7 @@ class ModeFacts:
                 self._loop_ids.add(id(node))
             if isinstance(node, cst.If):
                 self._record_check(node, info)
+            self._statements.setdefault(id(info.scope), []).append(info)
             where = (info.scope, info)
             for call in _calls(node):
                 self._record_call(call, where)
@@ -675,7 +679,9 @@ class ModeFacts:
     def _output_use(self, node: cst.CSTNode, stmt: StatementInfo, hops: int) -> Optional[str]:
         """What the statement does with the value of `node`: None for nothing (discarded), a
         shape or print only, an assert; else how the value is used."""
-        parents = _parents(stmt.node)
+        parents = self._parents.get(id(stmt.node))
+        if parents is None:
+            parents = self._parents[id(stmt.node)] = _parents(stmt.node)
         while True:
             parent = parents.get(id(node))
             if parent is None or isinstance(parent, (cst.Expr, cst.Assert)):
@@ -743,8 +749,8 @@ class ModeFacts:
         own = [b for b in scope.bindings.get(name, ()) if b.stmt is stmt]
         if not own:
             return
-        for info in self.analysis.index.statements.values():
-            if info.scope is not scope or info is stmt or info.node is None:
+        for info in self._statements.get(id(scope), ()):
+            if info is stmt:
                 continue
             if not (info.seq > stmt.seq or any(stmt.seq in loop and info.seq in loop for loop in stmt.loops)):
                 continue
@@ -938,6 +944,31 @@ def _arguments(call: cst.Call) -> Iterator[Tuple[Optional[int], cst.Arg]]:
             position += 1
 
 
+_TOKEN_FIELDS = frozenset({
+    "lpar", "rpar", "leading_lines", "lines_after_decorators", "header", "footer", "semicolon", "comma",
+    "dot", "equal", "colon", "lbrace", "rbrace", "lbracket", "rbracket", "operator", "asynchronous",
+    "first_line", "empty_lines", "last_line", "trailing_whitespace", "newline", "star", "await_",
+})
+_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
+def _children(node: cst.CSTNode) -> List[cst.CSTNode]:
+    """Syntax children without tokens and whitespace (LibCST's `.children` re-visits the node,
+    which costs as much as the rest of this analysis)."""
+    fields = _FIELDS.get(type(node))
+    if fields is None:
+        fields = _FIELDS[type(node)] = tuple(
+            f.name for f in dataclasses.fields(node) if f.name not in _TOKEN_FIELDS and not f.name.startswith("whitespace"))
+    children: List[cst.CSTNode] = []
+    for name in fields:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            children.append(value)
+        elif isinstance(value, (list, tuple)):
+            children.extend(item for item in value if isinstance(item, cst.CSTNode))
+    return children
+
+
 def _calls(statement: cst.CSTNode) -> Iterator[cst.Call]:
     """The calls a statement makes itself: its expressions, not the bodies of compound statements,
     functions, classes or lambdas."""
@@ -960,7 +991,7 @@ def _calls(statement: cst.CSTNode) -> Iterator[cst.Call]:
             continue
         if isinstance(node, cst.Call):
             yield node
-        stack.extend(node.children)
+        stack.extend(_children(node))
 
 
 def _names(statement: cst.CSTNode, name: str) -> Iterator[cst.Name]:
@@ -988,7 +1019,7 @@ def _names(statement: cst.CSTNode, name: str) -> Iterator[cst.Name]:
         if isinstance(node, cst.Arg):
             stack.append(node.value)
             continue
-        stack.extend(node.children)
+        stack.extend(_children(node))
 
 
 def _parents(statement: Optional[cst.CSTNode]) -> Dict[int, cst.CSTNode]:
@@ -999,7 +1030,7 @@ def _parents(statement: Optional[cst.CSTNode]) -> Dict[int, cst.CSTNode]:
     stack = [statement]
     while stack:
         node = stack.pop()
-        for child in node.children:
+        for child in _children(node):
             if isinstance(child, cst.BaseSuite):
                 continue
             parents[id(child)] = node
@@ -1040,4 +1071,4 @@ def _exits(node: cst.CSTNode) -> bool:
         return True
     if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
         return False
-    return any(_exits(child) for child in node.children)
+    return any(_exits(child) for child in _children(node))

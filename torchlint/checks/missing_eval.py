@@ -11,6 +11,7 @@ from typing import List, Optional, Set, Tuple, cast
 import libcst as cst
 
 from torchlint.analysis import Where
+from torchlint.analysis.kinds import ValueKind
 from torchlint.analysis.model_classes import ModeLayers
 from torchlint.analysis.modes import Evaluation, Insertion, Mode, dotted
 from torchlint.analysis.torch_api import MODULE_ONLY_METHODS, MODULE_RETURNING_METHODS
@@ -134,7 +135,8 @@ class MissingEval(Rule):
         if target is func and isinstance(func, cst.Attribute) and func.attr.value in _NOT_FORWARD:
             return
         key = dotted(target)
-        if key is not None:
+        # A name bound by an enclosing lambda or comprehension is not the scope's variable.
+        if key is not None and self.analysis.reaching(key.split(".")[0]):
             self._candidates.append((node, target, key, self.analysis.where()))
 
     def finish(self) -> None:
@@ -144,15 +146,19 @@ class MissingEval(Rule):
                 reported.add((id(where[0]), key))
 
     def _check(self, node: cst.Call, target: cst.BaseExpression, key: str, where: Where) -> bool:
-        modes = self.analysis.modes
-        evaluation = modes.evaluation(node, where)
-        if evaluation is None:
-            return False
+        if self.analysis.grad_enabled(where) is not False:
+            return False  # cheap questions first
         layers = self._layers(target, where)
         if layers is None or not layers.depends_on_mode:
             return False
+        if self.analysis.kind(target, where).kind is ValueKind.LOSS:
+            return False  # `criterion(out, y)`: a loss module computes the same in both modes
+        modes = self.analysis.modes
         answer = modes.mode_at(target, where)
         if answer.mode is not Mode.TRAIN or answer.deliberate:
+            return False
+        evaluation = modes.evaluation(node, where)
+        if evaluation is None:
             return False
         fix = self._fix(key, modes.eval_insertion(target, where))
         self.report(node, _message(key, evaluation, layers), fix)
