@@ -468,3 +468,28 @@ def test_fix_restores_training_mode_when_a_helper_trains():
 ])
 def test_silent_lookalikes(source):
     assert lines(source) == []
+
+
+def test_layers_through_a_helper_that_returns_its_argument():
+    source = LAYERS + """
+def layer_init(layer, std=1.0):
+    nn.init.orthogonal_(layer.weight, std)
+    return layer
+
+
+class Agent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.actor = nn.Sequential(layer_init(nn.Linear(4, 4)), nn.Tanh(), layer_init(nn.Linear(4, 2), std=0.01))
+
+
+def rollout(x):
+    agent = Agent()
+    with torch.no_grad():
+        return agent(x)
+"""
+    rule = [rule_by_code_or_name("TL301")]
+    assert lint_text(source, rule).findings == []  # only Linear and Tanh: the same in both modes
+    assert len(lint_text(source.replace("nn.Tanh()", "nn.Dropout(0.1)"), rule).findings) == 1
+    assert len(lint_text(source.replace("layer_init(nn.Linear(4, 2), std=0.01)",
+                                        "layer_init(nn.BatchNorm1d(4))"), rule).findings) == 1

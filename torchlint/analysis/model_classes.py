@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, FrozenSet, Optional
+from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional
 
 import libcst as cst
 
 from torchlint.analysis.summary import CLASS, INSTANCE
 from torchlint.analysis.torch_api import is_module_factory
 from torchlint.analysis.values import strip_module_methods
-from torchlint.syntax import argument_value
+from torchlint.syntax import argument, argument_value
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
@@ -232,10 +232,33 @@ class ModelClasses:
                     if self.analysis.values.is_module_classdef(classdef, class_where):
                         result |= self.of_class(classdef, class_where)
                 return result  # instances of plain classes are not submodules
+            passed = self._returned_arguments(call, where)
+            if passed is not None:  # `layer_init(nn.Linear(4, 4))` returns the layer it is given
+                return self._all(passed, where, depth, hyperparameters)
             origins = self.analysis.values.origins(call, where)
             if origins and all(node is not call for node, _ in origins):
                 return self._all([node for node, _ in origins], where, depth, hyperparameters)
         return UNKNOWN
+
+    def _returned_arguments(self, call: cst.Call, where) -> Optional[List[cst.BaseExpression]]:
+        """The arguments a call of a local function evaluates to, when every `return` of the
+        function returns one of its (never rebound) parameters; None otherwise."""
+        function = self.analysis.values.local_function(call.func, where)
+        if function is None or function.decorators or any(arg.star for arg in call.args):
+            return None
+        scope = self.analysis.index.scopes[id(function)]
+        params = [p.name.value for p in (*function.params.posonly_params, *function.params.params)]
+        passed = []
+        for value, _ in scope.returns:
+            if not isinstance(value, cst.Name) or value.value not in params:
+                return None
+            if any(b.kind != "param" for b in scope.bindings.get(value.value, ())):
+                return None
+            arg = argument(call, params.index(value.value), value.value)
+            if arg is None:
+                return None
+            passed.append(arg.value)
+        return passed or None
 
     def _qualified_call(self, qualified: str, call: cst.Call, where, depth, hyperparameters) -> ModeLayers:
         if qualified == "collections.OrderedDict":

@@ -272,8 +272,11 @@ class ModeFacts:
             paths = list(self._resolved(events, stmt, key, depth))
         finally:
             self._visiting.discard(mark)
+        # Training mode when some way to the statement surely trains (the first pass, or the later
+        # iterations of a loop) and no way is unknown: a helper that may switch it makes us silent.
+        unknown = any(Mode.UNKNOWN in modes for modes, _ in paths)
         for modes, evidence in paths:
-            if modes == {Mode.TRAIN}:
+            if modes == {Mode.TRAIN} and not unknown:
                 deliberate = (not self._training_for(scope, key)
                               and any(e.mode is _Set.TRAIN and e.explicit for e in events))
                 return ModeAnswer(Mode.TRAIN, evidence, deliberate)
