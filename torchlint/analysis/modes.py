@@ -30,6 +30,7 @@ import libcst as cst
 from torchlint.analysis.grad_mode import grad_mode
 from torchlint.analysis.scopes import Binding, LoopRange, Scope, StatementInfo
 from torchlint.analysis.summary import CLASS
+from torchlint.analysis.libraries import builds_eval_mode_module
 from torchlint.analysis.torch_api import MODULE_RETURNING_METHODS, is_module_factory
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -376,6 +377,8 @@ class ModeFacts:
             return self._value_mode(first, where, depth + 1) if first is not None else (_Set.UNKNOWN, "")
         if any(self.analysis.values.is_module(arg.value, where) for arg in value.args):
             return _Set.UNKNOWN, f"`{code}`: built from an existing module, whose mode it may keep"
+        if qualified and builds_eval_mode_module(qualified):
+            return _Set.EVAL, f"`{code}` returns the model in evaluation mode"
         if is_module_factory(qualified):
             return _Set.TRAIN, f"built by `{code}` (new modules start in training mode)"
         classes = list(self.analysis.values.local_classes(value.func, where))

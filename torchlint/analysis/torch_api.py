@@ -48,22 +48,6 @@ MODULE_ONLY_METHODS = frozenset(
     "add_module forward".split()
 )
 
-# Builders outside torch.nn whose result is a module.
-MODULE_FACTORIES = frozenset({
-    "timm.create_model",
-    "torchvision.models.get_model",
-    "torch.nn.parallel.DistributedDataParallel",
-    "torch.nn.parallel.DataParallel",
-    "lightning.LightningModule",
-    "pytorch_lightning.LightningModule",
-})
-
-MODULE_BASE_CLASSES = frozenset({
-    "lightning.LightningModule",
-    "lightning.pytorch.LightningModule",
-    "pytorch_lightning.LightningModule",
-})
-
 # Top-level packages known from tables, never read from the project's files (a checkout of torch
 # itself is judged by what torch's names are, not by reading its sources as a user project).
 LIBRARY_ROOTS = frozenset({
@@ -71,9 +55,6 @@ LIBRARY_ROOTS = frozenset({
     "transformers", "numpy", "scipy", "pandas", "sklearn", "functorch", "typing", "abc", "collections",
     "os", "sys", "math", "time", "timeit", "json", "re", "argparse", "logging", "random", "copy",
 })
-
-# torchvision.models attributes that are not model constructors.
-_TORCHVISION_NON_MODELS = frozenset({"get_model_weights", "get_weight", "list_models", "get_model_builder"})
 
 # Other spellings of the same object, mapped to the name the rules use.
 _ALIASES = {
@@ -101,22 +82,23 @@ def is_module_class_name(qualified: Optional[str]) -> bool:
     """True for a qualified class name whose instances are nn.Modules."""
     if not qualified:
         return False
-    if qualified in MODULE_BASE_CLASSES or qualified == "torch.nn.parallel.DistributedDataParallel":
-        return True
     prefix, _, last = qualified.rpartition(".")
-    return prefix == "torch.nn" and last in TORCH_NN_MODULE_CLASSES
+    if prefix == "torch.nn" and last in TORCH_NN_MODULE_CLASSES:
+        return True
+    from torchlint.analysis.libraries import is_library_module_class
+
+    return is_library_module_class(qualified)
 
 
 def is_module_factory(qualified: Optional[str]) -> bool:
     """True for a callable (class or builder function) whose call returns an nn.Module."""
     if not qualified:
         return False
-    if is_module_class_name(qualified) or qualified in MODULE_FACTORIES:
+    if is_module_class_name(qualified):
         return True
-    if qualified.startswith("torchvision.models."):
-        last = qualified.rsplit(".", 1)[-1]
-        return last[:1].islower() and not last.startswith("_") and last not in _TORCHVISION_NON_MODELS
-    return False
+    from torchlint.analysis.libraries import is_library_module_factory
+
+    return is_library_module_factory(qualified)
 
 
 # ---------------------------------------------------------------------- tensors
