@@ -28,7 +28,8 @@ class Log1pExpm1(Rule):
     """
     ## What it does
     Finds `torch.log(1 + x)` (or `x + 1`), `torch.exp(x) - 1`, and
-    `torch.log(torch.sum(torch.exp(x), dim))`.
+    `torch.log(torch.sum(torch.exp(x), dim))` (unless `x` is already shifted, `x - x.max()`: the
+    stable form written out).
 
     ## Why is this bad?
     For small `x`, `1 + x` rounds away most of `x`'s digits before the logarithm sees it (in
@@ -95,6 +96,8 @@ class Log1pExpm1(Rule):
             return False
         if isinstance(dim.value, cst.Name) and dim.value.value == "None":
             return False
+        if self._shifted(exp.args[0].value):
+            return False  # `exp(x - x.max())`: the stable form written out (torch's own decompositions)
         if any(a.keyword is not None and a.keyword.value not in ("dim", "keepdim") for a in args[1:]):
             return False
         new_args = [exp.args[0].with_changes(comma=args[0].comma)] + list(inner.args[1:])
@@ -103,6 +106,15 @@ class Log1pExpm1(Rule):
                          "`torch.logsumexp(x, dim)`, which subtracts the maximum first",
                     Fix(SAFE, "Use `torch.logsumexp`", (Edit(log, new),)))
         return True
+
+    def _shifted(self, expr: cst.BaseExpression) -> bool:
+        """`x - m`, directly or through the variable's assignment."""
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Subtract):
+            return True
+        if isinstance(expr, cst.Name):
+            return any(isinstance(b.value, cst.BinaryOperation) and isinstance(b.value.operator, cst.Subtract)
+                       for b in self.analysis.reaching(expr.value))
+        return False
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if not isinstance(node.operator, cst.Subtract) or not _is_one(node.right):
