@@ -292,3 +292,23 @@ def test_statements_joined_by_semicolons_are_in_order(tmp_path):
     analysis = analyse(tmp_path, "calls.py")
     origins = analysis.values.origins(*value(analysis, "y"))
     assert [type(node).__name__ for node, _ in origins] == ["Integer"]
+
+
+@pytest.mark.parametrize("qualified, factory, module_class", [
+    ("torchvision.models.resnet18", True, False),
+    ("torchvision.models.detection.fasterrcnn_resnet50_fpn", True, False),
+    ("torchvision.models.get_model_weights", False, False),
+    ("torchvision.models.ResNet", True, True),
+    ("torchvision.models.ResNet18_Weights", False, False),
+    ("timm.create_model", True, False),
+    ("transformers.AutoModelForSequenceClassification.from_pretrained", True, False),
+    ("transformers.AutoTokenizer.from_pretrained", False, False),
+    ("transformers.TFBertModel", False, False),
+    ("transformers.BertModel", True, True),
+    ("lightning.LightningModule", True, True),
+    ("sklearn.linear_model.LinearRegression", False, False),
+])
+def test_library_models_come_from_the_data_table(qualified, factory, module_class):
+    from torchlint.analysis.torch_api import is_module_class_name, is_module_factory
+
+    assert (is_module_factory(qualified), is_module_class_name(qualified)) == (factory, module_class)
