@@ -188,7 +188,8 @@ class Settings:
         """What, besides the file's bytes, decides its findings."""
         codes = ",".join(r.code for r in self.rules_for(path))
         vision = ".".join(map(str, self.target_torchvision)) if self.target_torchvision else "-"
-        return f"{codes}|{'.'.join(map(str, self.target_torch))}|{int(self.target_torch_stated)}|{vision}"
+        roots = os.pathsep.join(self.src)  # import roots decide what imports resolve to
+        return f"{codes}|{'.'.join(map(str, self.target_torch))}|{int(self.target_torch_stated)}|{vision}|{roots}"
 
     def options(self) -> LintOptions:
         return LintOptions(target_torch=self.target_torch, target_torch_stated=self.target_torch_stated,
