@@ -207,3 +207,13 @@ def test_eval_insertion_places_and_safety():
     analysis, call, where = _at("def g(model, x):\n    with torch.no_grad():\n        return model(x)\n", "model(x)")
     insertion = analysis.modes.eval_insertion(call.func, where)
     assert insertion.at_start and not insertion.safe  # the caller's model stays in eval mode
+
+
+def test_value_uses_answer_directly():
+    from torchlint.analysis.uses import ValueUses
+
+    source = "def f(model, x):\n    out = model(x)\n    n: int = out.numel()\n    return n\n"
+    analysis, call, where = _at(source, "model(x)")
+    assert ValueUses(analysis).use(call, where) is None  # only the element count is read
+    analysis, call, where = _at(source.replace("out.numel()", "out.sum()"), "model(x)")
+    assert ValueUses(analysis).use(call, where) == "returned"

@@ -19,7 +19,6 @@ Queries (rules never read the scope index themselves):
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from enum import Enum
@@ -32,6 +31,7 @@ from torchlint.analysis.scopes import Binding, LoopRange, Scope, StatementInfo
 from torchlint.analysis.summary import CLASS
 from torchlint.analysis.libraries import builds_eval_mode_module
 from torchlint.analysis.torch_api import MODULE_RETURNING_METHODS, is_module_factory
+from torchlint.analysis.uses import ValueUses, children as _children
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
@@ -92,13 +92,9 @@ class _Event:
 
 _ENTRY = _Event(-math.inf, (), _Set.ENTRY, "")
 _MAX_DEPTH = 4
-_NAME_HOPS = 4
 # Builtins and stdlib calls that take a module and never switch its mode.
 _NEUTRAL_BUILTINS = frozenset("print len isinstance type id str repr hash hasattr getattr callable vars dir".split())
 _NEUTRAL_QUALIFIED = ("torch.", "copy.", "pickle.", "logging.")
-_SHAPE_ATTRIBUTES = frozenset("shape size dim ndim ndimension dtype device numel is_cuda layout".split())
-_NOT_USES = frozenset("print len isinstance type id".split())
-_COLLECTING_METHODS = frozenset("append extend insert add put update".split())
 _COMPOUND_TARGETS = (cst.With, cst.For, cst.While, cst.Try)  # hoisting above these keeps the meaning
 _EXITS = (cst.Return, cst.Raise, cst.Break, cst.Continue, cst.Yield)
 _FROZEN_PREFIXES = ("torch.jit.", "torch.onnx.", "torch.export.", "torch.load", "onnxruntime.", "caffe2.",
@@ -120,8 +116,7 @@ class ModeFacts:
         self._visiting: Set[Tuple[int, str]] = set()
         self._binding_modes: Dict[int, Tuple[_Set, str]] = {}
         self._effects: Dict[Tuple[int, str], Optional[_Set]] = {}
-        self._parents: Dict[int, Dict[int, cst.CSTNode]] = {}
-        self._statements: Dict[int, List[StatementInfo]] = {}  # per scope, in order
+        self._uses = ValueUses(analysis)
 
     # ------------------------------------------------------------------ queries
     def mode_at(self, expr: cst.BaseExpression, where: "Where") -> ModeAnswer:
@@ -140,7 +135,7 @@ class ModeFacts:
         scope, stmt = where
         if self._in_training_step(scope, stmt):
             return None
-        use = self._output_use(call, stmt, 0)
+        use = self._uses.use(call, where)
         if use is None:
             return None
         return Evaluation("gradients are off (`no_grad` does not switch modes)", use)
@@ -198,7 +193,6 @@ class ModeFacts:
                 self._loop_ids.add(id(node))
             if isinstance(node, cst.If):
                 self._record_check(node, info)
-            self._statements.setdefault(id(info.scope), []).append(info)
             where = (info.scope, info)
             for call in _calls(node):
                 self._record_call(call, where)
@@ -681,89 +675,6 @@ class ModeFacts:
         innermost = stmt.loops[-1] if stmt.loops else None
         return any((t.loops[-1] if t.loops else None) is innermost for t in self._training.get(id(scope), ()))
 
-    # ------------------------------------------------------------------ outputs
-    def _output_use(self, node: cst.CSTNode, stmt: StatementInfo, hops: int) -> Optional[str]:
-        """What the statement does with the value of `node`: None for nothing (discarded), a
-        shape or print only, an assert; else how the value is used."""
-        parents = self._parents.get(id(stmt.node))
-        if parents is None:
-            parents = self._parents[id(stmt.node)] = _parents(stmt.node)
-        while True:
-            parent = parents.get(id(node))
-            if parent is None or isinstance(parent, (cst.Expr, cst.Assert)):
-                return None
-            if isinstance(parent, cst.Attribute):
-                if parent.attr.value in _SHAPE_ATTRIBUTES:
-                    return None
-                grand = parents.get(id(parent))
-                node = grand if isinstance(grand, cst.Call) and grand.func is parent else parent
-                continue
-            if isinstance(parent, cst.Arg):
-                call = parents.get(id(parent))
-                if not isinstance(call, cst.Call):
-                    return None
-                func = call.func
-                if isinstance(func, cst.Name) and func.value in _NOT_USES and not self.analysis.reaching(func.value, (stmt.scope, stmt)):
-                    return None
-                if isinstance(func, cst.Attribute) and func.attr.value in _COLLECTING_METHODS:
-                    return f"collected by `{_code(self.analysis, func)}`"
-                qualified = self.analysis.qualified_name(func, (stmt.scope, stmt))
-                if qualified and qualified.startswith("torch.") and "loss" not in qualified \
-                        and "cross_entropy" not in qualified:
-                    node = call  # `torch.cat(outputs)`, `F.softmax(out)`: still the output
-                    continue
-                return f"passed to `{_code(self.analysis, func)}`"
-            if isinstance(parent, (cst.Subscript, cst.SubscriptElement, cst.Index, cst.Slice)):
-                if isinstance(parent, cst.Subscript) and parent.value is node:
-                    node = parent
-                    continue
-                return "used as an index"
-            if isinstance(parent, cst.Comparison) or isinstance(parent, cst.ComparisonTarget):
-                return "compared"
-            if isinstance(parent, (cst.Return, cst.Yield)):
-                return "returned"
-            if isinstance(parent, cst.AugAssign):
-                return "accumulated"
-            if isinstance(parent, (cst.Assign, cst.AnnAssign, cst.AssignTarget)):
-                if isinstance(parent, cst.AssignTarget):
-                    return None
-                return self._assigned_use(parent, stmt, hops)
-            if isinstance(parent, (cst.For, cst.If, cst.While, cst.IfExp, cst.BooleanOperation)) and \
-                    not isinstance(parent, cst.IfExp):
-                return "tested or iterated"
-            if isinstance(parent, (cst.FormattedStringExpression, cst.FormattedString, cst.WithItem)):
-                return None
-            node = parent  # operations, tuples, comprehensions, parentheses, await: still the output
-
-    def _assigned_use(self, assign: cst.CSTNode, stmt: StatementInfo, hops: int) -> Optional[str]:
-        targets = [t.target for t in assign.targets] if isinstance(assign, cst.Assign) else [assign.target]  # type: ignore[attr-defined]
-        names = [n for t in targets for n in _target_names(t)]
-        if any(not isinstance(t, (cst.Name, cst.Tuple, cst.List)) for t in targets):
-            return "stored"
-        if hops >= _NAME_HOPS:
-            return None
-        for name in names:
-            for read, info in self._reads(name, stmt):
-                use = self._output_use(read, info, hops + 1)
-                if use is not None:
-                    return use
-        return None
-
-    def _reads(self, name: str, stmt: StatementInfo) -> Iterator[Tuple[cst.Name, StatementInfo]]:
-        """Reads of `name` that the binding made at `stmt` may reach, in the same scope."""
-        scope = stmt.scope
-        own = [b for b in scope.bindings.get(name, ()) if b.stmt is stmt]
-        if not own:
-            return
-        for info in self._statements.get(id(scope), ()):
-            if info is stmt:
-                continue
-            if not (info.seq > stmt.seq or any(stmt.seq in loop and info.seq in loop for loop in stmt.loops)):
-                continue
-            for node in _names(info.node, name):
-                if any(b is o for b in self.analysis.reaching(name, (scope, info)) for o in own):
-                    yield node, info
-
     # ------------------------------------------------------------------ paths
     def _paths(self, events: List[_Event], seq: float, blocks: tuple, loops: tuple) -> List[List[_Event]]:
         """The settings that may be in force at a statement: one list for the path from before each
@@ -950,31 +861,6 @@ def _arguments(call: cst.Call) -> Iterator[Tuple[Optional[int], cst.Arg]]:
             position += 1
 
 
-_TOKEN_FIELDS = frozenset({
-    "lpar", "rpar", "leading_lines", "lines_after_decorators", "header", "footer", "semicolon", "comma",
-    "dot", "equal", "colon", "lbrace", "rbrace", "lbracket", "rbracket", "operator", "asynchronous",
-    "first_line", "empty_lines", "last_line", "trailing_whitespace", "newline", "star", "await_",
-})
-_FIELDS: Dict[type, Tuple[str, ...]] = {}
-
-
-def _children(node: cst.CSTNode) -> List[cst.CSTNode]:
-    """Syntax children without tokens and whitespace (LibCST's `.children` re-visits the node,
-    which costs as much as the rest of this analysis)."""
-    fields = _FIELDS.get(type(node))
-    if fields is None:
-        fields = _FIELDS[type(node)] = tuple(
-            f.name for f in dataclasses.fields(node) if f.name not in _TOKEN_FIELDS and not f.name.startswith("whitespace"))
-    children: List[cst.CSTNode] = []
-    for name in fields:
-        value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            children.append(value)
-        elif isinstance(value, (list, tuple)):
-            children.extend(item for item in value if isinstance(item, cst.CSTNode))
-    return children
-
-
 def _calls(statement: cst.CSTNode) -> Iterator[cst.Call]:
     """The calls a statement makes itself: its expressions, not the bodies of compound statements,
     functions, classes or lambdas."""
@@ -998,58 +884,6 @@ def _calls(statement: cst.CSTNode) -> Iterator[cst.Call]:
         if isinstance(node, cst.Call):
             yield node
         stack.extend(_children(node))
-
-
-def _names(statement: cst.CSTNode, name: str) -> Iterator[cst.Name]:
-    """Occurrences of `name` in a statement's own expressions."""
-    if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-        roots: Sequence[cst.CSTNode] = statement.body
-    elif isinstance(statement, (cst.If, cst.While)):
-        roots = [statement.test]
-    elif isinstance(statement, cst.For):
-        roots = [statement.iter]
-    elif isinstance(statement, cst.With):
-        roots = statement.items
-    else:
-        roots = []
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
-            continue
-        if isinstance(node, cst.Name) and node.value == name:
-            yield node
-        if isinstance(node, cst.Attribute):
-            stack.append(node.value)  # `x.name` is not a read of `name`
-            continue
-        if isinstance(node, cst.Arg):
-            stack.append(node.value)
-            continue
-        stack.extend(_children(node))
-
-
-def _parents(statement: Optional[cst.CSTNode]) -> Dict[int, cst.CSTNode]:
-    """Child id -> parent, inside one statement (not the bodies of compound statements)."""
-    parents: Dict[int, cst.CSTNode] = {}
-    if statement is None:
-        return parents
-    stack = [statement]
-    while stack:
-        node = stack.pop()
-        for child in _children(node):
-            if isinstance(child, cst.BaseSuite):
-                continue
-            parents[id(child)] = node
-            stack.append(child)
-    return parents
-
-
-def _target_names(target: cst.BaseExpression) -> Iterator[str]:
-    if isinstance(target, cst.Name):
-        yield target.value
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for element in target.elements:
-            yield from _target_names(element.value)
 
 
 def _is_docstring(statement: cst.CSTNode) -> bool:

@@ -1,0 +1,213 @@
+"""What the code does with a value: used for what it is (returned, compared, given to a loss, a
+metric or any other call, collected into a list, accumulated, stored), or not (discarded, printed,
+asserted on, only its shape read).
+
+A rule that must tell an evaluation from a smoke test asks `use(node, where)`: names are followed
+through assignments to their later reads in the same scope (a few hops), and tensor methods and
+torch functions applied to the value are still the value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import libcst as cst
+
+from torchlint.analysis.scopes import Scope, StatementInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torchlint.analysis import ModuleAnalysis, Where
+
+_NAME_HOPS = 4
+_SHAPE_ATTRIBUTES = frozenset("shape size dim ndim ndimension dtype device numel is_cuda layout".split())
+_NOT_USES = frozenset("print len isinstance type id".split())
+_COLLECTING_METHODS = frozenset("append extend insert add put update".split())
+
+
+class ValueUses:
+    def __init__(self, analysis: "ModuleAnalysis") -> None:
+        self.analysis = analysis
+        self._parents: Dict[int, Dict[int, cst.CSTNode]] = {}
+        self._statements: Optional[Dict[int, List[StatementInfo]]] = None
+
+    def use(self, node: cst.CSTNode, where: "Where") -> Optional[str]:
+        """How the value of `node` (an expression of the statement at `where`) is used, or None."""
+        return self._use(node, where[1], 0)
+
+    def _use(self, node: cst.CSTNode, stmt: StatementInfo, hops: int) -> Optional[str]:
+        """What the statement does with the value of `node`: None for nothing (discarded), a
+        shape or print only, an assert; else how the value is used."""
+        parents = self._parents.get(id(stmt.node))
+        if parents is None:
+            parents = self._parents[id(stmt.node)] = _parents(stmt.node)
+        while True:
+            parent = parents.get(id(node))
+            if parent is None or isinstance(parent, (cst.Expr, cst.Assert)):
+                return None
+            if isinstance(parent, cst.Attribute):
+                if parent.attr.value in _SHAPE_ATTRIBUTES:
+                    return None
+                grand = parents.get(id(parent))
+                node = grand if isinstance(grand, cst.Call) and grand.func is parent else parent
+                continue
+            if isinstance(parent, cst.Arg):
+                call = parents.get(id(parent))
+                if not isinstance(call, cst.Call):
+                    return None
+                func = call.func
+                if isinstance(func, cst.Name) and func.value in _NOT_USES \
+                        and not self.analysis.reaching(func.value, (stmt.scope, stmt)):  # the builtins
+                    return None
+                if isinstance(func, cst.Attribute) and func.attr.value in _COLLECTING_METHODS:
+                    return f"collected by `{self._code(func)}`"
+                qualified = self.analysis.qualified_name(func, (stmt.scope, stmt))
+                if qualified and qualified.startswith("torch.") and "loss" not in qualified \
+                        and "cross_entropy" not in qualified:
+                    node = call  # `torch.cat(outputs)`, `F.softmax(out)`: still the output
+                    continue
+                return f"passed to `{self._code(func)}`"
+            if isinstance(parent, (cst.Subscript, cst.SubscriptElement, cst.Index, cst.Slice)):
+                if isinstance(parent, cst.Subscript) and parent.value is node:
+                    node = parent
+                    continue
+                return "used as an index"
+            if isinstance(parent, cst.Comparison) or isinstance(parent, cst.ComparisonTarget):
+                return "compared"
+            if isinstance(parent, (cst.Return, cst.Yield)):
+                return "returned"
+            if isinstance(parent, cst.AugAssign):
+                return "accumulated"
+            if isinstance(parent, (cst.Assign, cst.AnnAssign, cst.AssignTarget)):
+                if isinstance(parent, cst.AssignTarget):
+                    return None
+                return self._assigned_use(parent, stmt, hops)
+            if isinstance(parent, (cst.For, cst.If, cst.While, cst.IfExp, cst.BooleanOperation)) and \
+                    not isinstance(parent, cst.IfExp):
+                return "tested or iterated"
+            if isinstance(parent, (cst.FormattedStringExpression, cst.FormattedString, cst.WithItem)):
+                return None
+            node = parent  # operations, tuples, comprehensions, parentheses, await: still the output
+
+    def _assigned_use(self, assign: cst.CSTNode, stmt: StatementInfo, hops: int) -> Optional[str]:
+        """`out = model(x)`: how the later reads of `out` use it."""
+        if isinstance(assign, cst.Assign):
+            targets = [t.target for t in assign.targets]
+        elif isinstance(assign, cst.AnnAssign):
+            targets = [assign.target]
+        else:
+            return None
+        names = [n for t in targets for n in _target_names(t)]
+        if any(not isinstance(t, (cst.Name, cst.Tuple, cst.List)) for t in targets):
+            return "stored"
+        if hops >= _NAME_HOPS:
+            return None
+        for name in names:
+            for read, info in self._reads(name, stmt):
+                use = self._use(read, info, hops + 1)
+                if use is not None:
+                    return use
+        return None
+
+    def _reads(self, name: str, stmt: StatementInfo) -> Iterator[Tuple[cst.Name, StatementInfo]]:
+        """Reads of `name` that the binding made at `stmt` may reach, in the same scope."""
+        scope = stmt.scope
+        own = [b for b in scope.bindings.get(name, ()) if b.stmt is stmt]
+        if not own:
+            return
+        for info in self._scope_statements(scope):
+            if info is stmt or info.node is None:
+                continue
+            if not (info.seq > stmt.seq or any(stmt.seq in loop and info.seq in loop for loop in stmt.loops)):
+                continue
+            for node in _names(info.node, name):
+                if any(b is o for b in self.analysis.reaching(name, (scope, info)) for o in own):
+                    yield node, info
+
+    def _code(self, node: cst.CSTNode) -> str:
+        text = self.analysis.module.code_for_node(node)
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    def _scope_statements(self, scope: Scope) -> List[StatementInfo]:
+        if self._statements is None:
+            self._statements = {}
+            for info in self.analysis.index.statements.values():
+                self._statements.setdefault(id(info.scope), []).append(info)
+        return self._statements.get(id(scope), [])
+
+
+_TOKEN_FIELDS = frozenset({
+    "lpar", "rpar", "leading_lines", "lines_after_decorators", "header", "footer", "semicolon", "comma",
+    "dot", "equal", "colon", "lbrace", "rbrace", "lbracket", "rbracket", "operator", "asynchronous",
+    "first_line", "empty_lines", "last_line", "trailing_whitespace", "newline", "star", "await_",
+})
+_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
+def children(node: cst.CSTNode) -> List[cst.CSTNode]:
+    """Syntax children without tokens and whitespace (LibCST's `.children` re-visits the node,
+    which costs as much as the rest of this analysis)."""
+    fields = _FIELDS.get(type(node))
+    if fields is None:
+        fields = _FIELDS[type(node)] = tuple(
+            f.name for f in dataclasses.fields(node) if f.name not in _TOKEN_FIELDS and not f.name.startswith("whitespace"))
+    children: List[cst.CSTNode] = []
+    for name in fields:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            children.append(value)
+        elif isinstance(value, (list, tuple)):
+            children.extend(item for item in value if isinstance(item, cst.CSTNode))
+    return children
+
+
+def _names(statement: cst.CSTNode, name: str) -> Iterator[cst.Name]:
+    """Occurrences of `name` in a statement's own expressions."""
+    if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        roots: Sequence[cst.CSTNode] = statement.body
+    elif isinstance(statement, (cst.If, cst.While)):
+        roots = [statement.test]
+    elif isinstance(statement, cst.For):
+        roots = [statement.iter]
+    elif isinstance(statement, cst.With):
+        roots = statement.items
+    else:
+        roots = []
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
+            continue
+        if isinstance(node, cst.Name) and node.value == name:
+            yield node
+        if isinstance(node, cst.Attribute):
+            stack.append(node.value)  # `x.name` is not a read of `name`
+            continue
+        if isinstance(node, cst.Arg):
+            stack.append(node.value)
+            continue
+        stack.extend(children(node))
+
+
+def _parents(statement: Optional[cst.CSTNode]) -> Dict[int, cst.CSTNode]:
+    """Child id -> parent, inside one statement (not the bodies of compound statements)."""
+    parents: Dict[int, cst.CSTNode] = {}
+    if statement is None:
+        return parents
+    stack = [statement]
+    while stack:
+        node = stack.pop()
+        for child in children(node):
+            if isinstance(child, cst.BaseSuite):
+                continue
+            parents[id(child)] = node
+            stack.append(child)
+    return parents
+
+
+def _target_names(target: cst.BaseExpression) -> Iterator[str]:
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from _target_names(element.value)
