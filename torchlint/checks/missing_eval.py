@@ -62,8 +62,9 @@ class MissingEval(Rule):
       sample images computed under `no_grad` there are often meant to run in training mode;
     - an explicit `model.train()` followed by no-grad calls with no training in that function:
       Monte Carlo dropout and BatchNorm recalibration (`torch.optim.swa_utils.update_bn`);
-    - any path on which `.eval()` or `.train(False)` may have run, and `.train(flag)` with a
-      non-literal flag.
+    - any path on which `.eval()` or `.train(False)` may have run, or on which the mode is not
+      known, and `.train(flag)` with a non-literal flag;
+    - loss modules (`criterion = nn.CrossEntropyLoss()`): they compute the same in both modes.
 
     ## Why is this bad?
     `torch.no_grad()` only stops recording gradients; it does not change the module's mode. In
