@@ -100,6 +100,9 @@ LAYOUT_CASES = [
      "x = torch.randn(2, 5, 12); b, n, h, d = 2, 5, 3, 4", True),
     ("y = x.permute(0, 2, 3, 1).view(x.size(0), -1)", "x = torch.randn(2, 3, 4, 5)", True),
     ("y = x.permute(0, 2, 3, 1).view(b, h, -1)", "x = torch.randn(2, 3, 4, 5); b, h = 2, 4", True),
+    # a split dim whose rest goes into the -1, merged with the next (swapped) dim: frames x mels
+    ("y = x.transpose(1, 2).view(b, t // n, -1)", "x = torch.randn(2, 4, 6); b, t, n = 2, 6, 2", True),
+    ("y = x.transpose(1, 2).view(x.size(0), int(x.size(2) / n), -1)", "x = torch.randn(2, 4, 6); n = 2", True),
     ("y = x.permute(2, 0, 1).float().view(-1)", "x = torch.randn(2, 3, 4)", True),
     ("y = torch.permute(x, (0, 2, 1)).view(b, -1)", "x = torch.randn(2, 3, 4); b = 2", True),
     ("y = x.T.view(-1)", "x = torch.randn(3, 4)", True),
@@ -138,6 +141,7 @@ LAYOUT_CASES = [
     ("y = x[..., ::2].view(b * n, -1)", "x = torch.randn(2, 3, 8); b, n = 2, 3", False),
     ("y = x[1:3].view(-1)", "x = torch.randn(4, 6)", False),
     ("y = x.narrow(1, 0, 2).view(-1, 1, 2)", "x = torch.randn(3, 4)", False),
+    ("y = x.transpose(1, 2).view(b, t // n, n, -1)", "x = torch.randn(2, 4, 6); b, t, n = 2, 6, 2", False),
     # a -1 that can be one dimension: the view may merge nothing (here it reproduces the shape)
     ("y = tokens[:, :k].view(-1, k)", "tokens = torch.randn(3, 6); k = 4", False),
     ("y = x.t().view(-1, n)", "x = torch.randn(4, 3); n = 4", False),

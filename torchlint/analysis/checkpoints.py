@@ -250,8 +250,10 @@ class CheckpointFacts:
             return Judgement(REFUSED, f"a whole module, `{self._code(saved)}`")
         if isinstance(node, cst.Subscript):  # an element of a weights-only container is one too
             inner = self.judge(node.value, where)
-            return PLAIN if inner.verdict == WEIGHTS else Judgement(
-                inner.verdict, inner.reason or f"`{self._code(saved)}`")
+            if inner.verdict == WEIGHTS:
+                return PLAIN
+            return inner if inner.verdict == REFUSED else Judgement(
+                UNKNOWN, f"`{self._code(saved)}`, whose type is not known here")
         if isinstance(node, (cst.DictComp, cst.ListComp, cst.SetComp)):
             return self._comprehension(node, where, saved)
         if isinstance(node, cst.Attribute):

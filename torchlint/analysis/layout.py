@@ -16,7 +16,8 @@ Ranks are often unknown (a parameter, a model output). Then the dimensions the c
 
 A view's sizes are read as the merge they most plausibly are: a product (`h * w`) merges, a single
 size stands for one dimension, a `-1` for whatever is left over (which may be one dimension: then
-nothing is merged), and a view with more sizes than the input has dimensions splits. Only a merge
+nothing is merged), a divided size (`t // n`) for part of a split dimension whose rest a following
+`-1` takes, and a view with more sizes than the input has dimensions splits. Only a merge
 across a break is reported; splits always work.
 """
 
@@ -28,9 +29,10 @@ from typing import FrozenSet, List, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 # A view size as read from the code: how many input dimensions it stands for (1 for a single
-# size, k for a product of k sizes), or MERGE_REST for a `-1` (whatever is left over).
+# size, k for a product of k sizes), MERGE_REST for a `-1` (whatever is left over), or PART.
 ViewSize = int
 MERGE_REST = 0
+PART = -1  # a part of one dimension (`t // n`): the dimension is split, the rest goes elsewhere
 
 # Slice kinds, per indexed dimension.
 FULL, STEP, RANGE, ELLIPSIS = "full", "step", "range", "ellipsis"
@@ -99,9 +101,8 @@ class Layout:
         with the dimensions from both ends, at the rank the layout has or the sizes imply."""
         if sizes.count(MERGE_REST) > 1:
             return self.min_rank, []
-        others = sum(s for s in sizes if s != MERGE_REST)
+        others = sum(max(s, 1) for s in sizes if s != MERGE_REST)
         rest = MERGE_REST in sizes
-        products = any(s > 1 for s in sizes)
         if self.rank is not None:
             rank = self.rank
             rest_count = rank - others
@@ -114,12 +115,15 @@ class Layout:
         merges: List[Tuple[int, int]] = []
         for ordered, from_start in ((list(sizes), True), (list(sizes)[::-1], False)):
             position = 0
-            for size in ordered:
-                count = rest_count if size == MERGE_REST else size
+            for index, size in enumerate(ordered):
+                count = rest_count if size == MERGE_REST else max(size, 1)
+                if size == PART and index + 1 < len(ordered) and ordered[index + 1] == MERGE_REST:
+                    # `view(b, t // n, -1)`: the -1 takes the rest of the split dim and what follows
+                    count = 1 + rest_count
                 first = position if from_start else rank - position - count
                 if count > 1 and first >= 0 and first + count <= rank:
                     merges.append((first, count))
-                position += count
+                position += max(size, 1) if size != MERGE_REST else rest_count
         return rank, merges
 
     # ---------------------------------------------------------------- operations
@@ -319,8 +323,24 @@ def _is_one_size(node: cst.BaseExpression) -> bool:
 def _view_size(node: cst.BaseExpression) -> ViewSize:
     if literal_int(node) == -1:
         return MERGE_REST
+    if _is_part(node):
+        return PART
     factors = [f for f in _factors(node) if not isinstance(f, cst.Integer)]
     return max(len(factors), 1)
+
+
+def _is_part(node: cst.BaseExpression) -> bool:
+    """`t // n`, `int(t / n)`: a size divided by another, a part of one split dimension."""
+    if (isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "int"
+            and len(node.args) == 1):
+        node = node.args[0].value
+        divisions: Tuple[type, ...] = (cst.Divide, cst.FloorDivide)
+    else:
+        divisions = (cst.FloorDivide,)
+    if not (isinstance(node, cst.BinaryOperation) and isinstance(node.operator, divisions)):
+        return False
+    divisor = literal_int(node.right)
+    return divisor is None or divisor > 1
 
 
 def _factors(node: cst.BaseExpression) -> List[cst.BaseExpression]:

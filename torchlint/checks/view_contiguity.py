@@ -18,7 +18,9 @@ class ViewOnNonContiguous(Rule):
 
     Which dimensions a view merges is read from its sizes: a product such as `h * w` merges, a
     single size is one dimension, a `-1` is whatever is left over, a single size or `-1` alone
-    flattens, and a view with more sizes than the input has dims splits. Views that only split
+    flattens, a divided size (`t // n`, `int(t / n)`) is part of a split dimension whose rest a
+    following `-1` merges with the next dims (`x.transpose(1, 2).view(b, t // n, -1)`), and a
+    view with more sizes than the input has dims splits. Views that only split
     (`x.transpose(1, 2).view(-1, c, h, w)` from `(b, h * w, c)`), merge dims that stay adjacent
     (`x.permute(0, 2, 3, 1).view(b, h * w, c)`), keep a strided last dim whole
     (`x[:, :, ::2].view(b * n, -1)`), may merge nothing (`x[:, :k].view(-1, k)`: the `-1` can be
