@@ -7,13 +7,14 @@ depends on the entry and on the oldest torch / torchvision the project supports.
 
 from __future__ import annotations
 
-from typing import List, Optional, Set, Tuple
+from typing import Optional, Set, Tuple
 
 import libcst as cst
 
 from torchlint.analysis.deprecations import Deprecation, deprecations
 from torchlint.analysis.guards import version_guarded
 from torchlint.rule import SOMETIMES, UNSAFE, SAFE, Edit, Fix, Rule, register
+from torchlint.syntax import argument
 
 _BYTE_MASK_METHODS = {"masked_fill": 0, "masked_fill_": 0, "masked_scatter": 0, "masked_scatter_": 0,
                       "masked_select": 0}
@@ -205,8 +206,6 @@ class _DeprecationTracker(Rule):
         entry = deprecations().for_keyword(name, "mask")
         if entry is None or not self._applies(entry):
             return
-        from torchlint.syntax import argument
-
         mask = argument(call, position, "mask")
         if mask is not None and _is_byte_call(mask.value):
             self._report(mask.value, entry, f"a `.byte()` mask in `{func.attr.value if isinstance(func, cst.Attribute) else name}`",
@@ -255,9 +254,12 @@ def _parts(node: cst.BaseExpression):
 
 
 def _code(replacement: str) -> str:
+    """The replacement as code (`torch.outer`), or as words ("the tensor itself")."""
     if replacement.startswith("builtins."):
         replacement = replacement.split(".", 1)[1]
-    return f"`{replacement}`" if "`" not in replacement and " " not in replacement else replacement
+    if "`" in replacement or replacement.startswith(("the ", "a ")):
+        return replacement
+    return " / ".join(f"`{part.strip()}`" for part in replacement.split(" / "))
 
 
 _PAGE_COMMON = """

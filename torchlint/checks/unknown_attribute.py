@@ -7,7 +7,7 @@ import libcst as cst
 from torchlint.analysis.api_table import close_names, torch_api
 from torchlint.analysis.deprecations import deprecations
 from torchlint.analysis.guards import version_guarded
-from torchlint.rule import SOMETIMES, Edit, Fix, Rule, SAFE, register
+from torchlint.rule import SAFE, Edit, Fix, Rule, register
 
 
 @register
