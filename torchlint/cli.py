@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import time
-from typing import List, Optional, Sequence
+from typing import List, NoReturn, Optional, Sequence
 
 from torchlint import __version__
 from torchlint.config import ConfigError, Overrides, SettingsResolver, load_file_config
@@ -27,7 +27,7 @@ _MACHINE_FORMATS = {"json": json_format.render, "sarif": sarif.render, "github":
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, like every other usage error
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, like every other usage error
         raise ConfigError(f"{message} (see 'torchlint {self.prog.split()[-1]} --help')"
                           if " " in self.prog else message)
 

@@ -108,7 +108,7 @@ class Rule:
                         if not isinstance(getattr(cst, node_name, None), type):
                             raise TypeError(f"{cls.__name__}.{attr}: no LibCST node named {node_name}")
                         cached[kind].append(node_name)
-            cls._handler_cache = cached
+            setattr(cls, "_handler_cache", cached)
         return cached
 
 

@@ -16,6 +16,7 @@ from torchlint.analysis.scopes import Binding, Scope, ScopeIndex, StatementInfo
 from torchlint.analysis.torch_api import TORCH_NN_MODULE_CLASSES, canonical
 
 if TYPE_CHECKING:  # pragma: no cover
+    from torchlint.analysis.kinds import Kind, LossCall
     from torchlint.analysis.modes import ModeFacts
     from torchlint.analysis.project import ImportContext
     from torchlint.analysis.summary import Symbol
@@ -105,7 +106,7 @@ class ModuleAnalysis:
                 if isinstance(extra, cst.Param):
                     names.add(extra.name.value)
         else:
-            comp = node.for_in
+            comp = node.for_in  # type: ignore[attr-defined]
             while comp is not None:
                 names.update(_names_in_target(comp.target))
                 comp = comp.inner_for_in
@@ -138,13 +139,14 @@ class ModuleAnalysis:
             scope = stmt.scope
         if name in scope.global_names:
             return list(self.index.module_scope.bindings.get(name, []))
-        while scope is not None:
-            bindings = scope.bindings.get(name)
+        current: Optional[Scope] = scope
+        while current is not None:
+            bindings = current.bindings.get(name)
             if bindings:
-                if stmt.scope is scope:
+                if stmt.scope is current:
                     return _flow_reaching(bindings, stmt)
                 return list(bindings)
-            scope = scope.enclosing_for_lookup() if scope.kind != "class" else scope.parent
+            current = current.enclosing_for_lookup() if current.kind != "class" else current.parent
         return []
 
     def qualified_name(self, node: cst.CSTNode, where: Optional[Where] = None) -> Optional[str]:

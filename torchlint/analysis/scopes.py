@@ -9,7 +9,7 @@ assignments can reach this use?" conservatively: rules fire only when every reac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import libcst as cst
 
@@ -167,7 +167,8 @@ class ScopeIndex:
             self._walk_body(stmt.body, scope, blocks, loops)
         elif isinstance(stmt, (cst.Try, cst.TryStar)):
             self._walk_body(stmt.body, scope, blocks + ((id(stmt), "body"),), loops)
-            for index, handler in enumerate(stmt.handlers):
+            handlers: Sequence[Union[cst.ExceptHandler, cst.ExceptStarHandler]] = stmt.handlers
+            for index, handler in enumerate(handlers):
                 branch = blocks + ((id(stmt), f"handler{index}"),)
                 if handler.name is not None:
                     self._bind_target(handler.name.name, None, "unknown", scope, info)
@@ -200,7 +201,7 @@ class ScopeIndex:
             for alias in small.names:
                 dotted = _dotted(alias.name)
                 if alias.asname is not None:
-                    local = alias.asname.name.value
+                    local = alias.asname.name.value  # type: ignore[union-attr]
                     scope.add(Binding(local, "import", info, qualified=dotted))
                 else:
                     top = dotted.split(".")[0]
@@ -217,7 +218,7 @@ class ScopeIndex:
                 return
             for alias in small.names:
                 name = _dotted(alias.name)
-                local = alias.asname.name.value if alias.asname is not None else name
+                local = alias.asname.name.value if alias.asname is not None else name  # type: ignore[union-attr]
                 qualified = f"{base}.{name}" if base else None
                 scope.add(Binding(local, "import" if qualified else "unknown", info, qualified=qualified))
         elif isinstance(small, cst.Return):

@@ -100,7 +100,7 @@ class ValueFacts:
         if isinstance(func, cst.Name):
             bindings = self.analysis.reaching(func.value, where)
         elif is_self_attribute(func) and scope.parent is not None and scope.parent.kind == "class":
-            bindings = scope.parent.bindings.get(func.attr.value, [])  # type: ignore[union-attr]
+            bindings = scope.parent.bindings.get(func.attr.value, [])  # type: ignore[attr-defined]
         else:
             return None
         if len(bindings) == 1 and bindings[0].kind == "def":
@@ -155,8 +155,8 @@ class ValueFacts:
             for node, node_where in containers:
                 if self._returns_tuple_of_own(node, node_where):
                     # `validity, label = discriminator(x)`: the element of what the module returns
-                    elements.append((cst.Subscript(node, [cst.SubscriptElement(cst.Index(cst.Integer(str(index))))]),
-                                     node_where))
+                    element = cst.Subscript(node, [cst.SubscriptElement(cst.Index(cst.Integer(str(index))))])  # type: ignore[arg-type]
+                    elements.append((element, node_where))
                     continue
                 if not isinstance(node, (cst.Tuple, cst.List)) or len(node.elements) <= index or any(
                     isinstance(e, cst.StarredElement) for e in node.elements
@@ -364,7 +364,7 @@ class ValueFacts:
             annotation = node.annotation.annotation
             if not self._is_module_class_expr(annotation, where):
                 return None
-            local = [classdef for classdef, _ in self.local_classes(annotation, where)]
+            local: List[object] = [classdef for classdef, _ in self.local_classes(annotation, where)]
             return local or [self.analysis.qualified_name(annotation, where)]
         if not isinstance(node, cst.Call):
             return None

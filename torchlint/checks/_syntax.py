@@ -23,7 +23,7 @@ def with_keyword(call: cst.Call, keyword: str, value: cst.BaseExpression) -> cst
         # comment, and breaks to the arguments' indent; the new argument breaks to the `)`.
         args_indent = call.whitespace_before_args
         last_line = args_indent.last_line if isinstance(args_indent, cst.ParenthesizedWhitespace) else after.last_line
-        args[-1] = last.with_changes(comma=last.comma.with_changes(
+        args[-1] = last.with_changes(comma=last.comma.with_changes(  # type: ignore[union-attr]
             whitespace_after=after.with_changes(indent=True, last_line=last_line)))
         new_arg = new_arg.with_changes(comma=cst.Comma(whitespace_after=_line_break_like(after)))
     elif isinstance(last.comma, cst.Comma):
