@@ -32,6 +32,8 @@ def weights_for(qualified: Optional[str]) -> Optional[Tuple[str, str]]:
     parts = qualified[len("torchvision.models."):].split(".")
     if parts[0] in _SUBPACKAGES:
         key = f"{parts[0]}.{parts[-1]}" if len(parts) in (2, 3) else None
+    elif parts[0] in ("quantization", "optical_flow"):
+        key = None  # other weights enums (ResNet18_QuantizedWeights, ...): not in the table
     else:
         key = parts[-1] if len(parts) in (1, 2) else None
     return _builders().get(key) if key else None
