@@ -30,7 +30,7 @@ _SAME_AS_RECEIVER = frozenset("cpu cuda to detach clone contiguous float half do
 _PLAIN_RESULTS = frozenset("item tolist state_dict size dim numel keys".split())
 _PLAIN_BUILTINS = frozenset("int float str bool len round abs repr sum dict list tuple sorted".split())
 _COMBINING_BUILTINS = frozenset({"max", "min"})
-_TENSOR_NAMESPACES = ("torch.", "torch.linalg.", "torch.fft.", "torch.special.")
+_TENSOR_NAMESPACES = ("torch.", "torch.linalg.", "torch.fft.", "torch.special.", "torch.nn.functional.")
 _NON_TENSOR_TORCH = ("torch.nn.", "torch.optim.", "torch.utils.", "torch.jit.", "torch.distributed.",
                      "torch.cuda.", "torch.backends.", "torch.serialization.", "torch.hub.")
 
@@ -66,7 +66,7 @@ class CheckpointFacts:
         self.values = analysis.values
         self._saves: Optional[List[Saved]] = None
         self._nodes: Optional[List[Tuple[cst.CSTNode, "Where", Dict[str, cst.BaseExpression]]]] = None
-        self._use_list: Optional[List[Tuple[str, cst.BaseExpression, "Where"]]] = None
+        self._use_list: Optional[List[Tuple[str, cst.BaseExpression, "Where", cst.CSTNode]]] = None
         self._visiting: set = set()
 
     # ------------------------------------------------------------------ the query
@@ -102,12 +102,11 @@ class CheckpointFacts:
         `weights_only=True` refuses: an element given to `torch.from_numpy` (a numpy array), or
         an attribute read that no tensor, container or number has (`ckpt["args"].lr`, `vocab.itos`).
         None without such evidence."""
-        for kind, expr, where in self._uses():
+        for kind, expr, where, shown in self._uses():
             if self._reaches(expr, where, load, 0):
-                code = self._code(expr)
                 if kind == "numpy":
-                    return f"numpy arrays (`torch.from_numpy({code})`)"
-                return f"objects with attributes (`{code}`)"
+                    return f"numpy arrays (`{self._code(shown)}`)"
+                return f"objects with attributes (`{self._code(shown)}`)"
         return None
 
     def saves(self) -> List[Saved]:
@@ -140,9 +139,9 @@ class CheckpointFacts:
                     _expressions(part, (part_info.scope, part_info), {}, self._nodes, top=True)
         return self._nodes
 
-    def _uses(self) -> List[Tuple[str, cst.BaseExpression, "Where"]]:
-        """(kind, value used, where): `torch.from_numpy(value)` ("numpy") and attribute reads
-        `value.attr` that are not calls and that no tensor has ("object")."""
+    def _uses(self) -> List[Tuple[str, cst.BaseExpression, "Where", cst.CSTNode]]:
+        """(kind, value used, where, the code showing it): `torch.from_numpy(value)` ("numpy")
+        and attribute reads `value.attr` that are not calls and that no tensor has ("object")."""
         if self._use_list is None:
             self._use_list = []
             called = {id(n.func) for n, _, _ in self._walk() if isinstance(n, cst.Call)}
@@ -152,11 +151,11 @@ class CheckpointFacts:
                     value = node.args[0].value
                     if isinstance(value, cst.Name) and value.value in comprehension:
                         value = comprehension[value.value]
-                    self._use_list.append(("numpy", value, where))
+                    self._use_list.append(("numpy", value, where, node))
                 elif (isinstance(node, cst.Attribute) and id(node) not in called
                       and node.attr.value not in _TENSOR_ATTRIBUTES and not is_name(node.value, "self")
                       and isinstance(node.value, (cst.Name, cst.Subscript))):
-                    self._use_list.append(("object", node, where))
+                    self._use_list.append(("object", node, where, node))
         return self._use_list
 
     def _reaches(self, expr: cst.BaseExpression, where: "Where", load: cst.Call, depth: int) -> bool:
@@ -286,8 +285,8 @@ class CheckpointFacts:
                 return self._all(where, [arg.value for arg in node.args])
             if qualified == "time.time" or qualified == "time.perf_counter":
                 return PLAIN
-            if (qualified.startswith(_TENSOR_NAMESPACES) and not qualified.startswith(_NON_TENSOR_TORCH)
-                    and qualified.rsplit(".", 1)[-1][:1].islower()):
+            if (qualified.startswith(_TENSOR_NAMESPACES) and qualified.rsplit(".", 1)[-1][:1].islower() and (
+                    qualified.startswith("torch.nn.functional.") or not qualified.startswith(_NON_TENSOR_TORCH))):
                 return PLAIN  # torch's functions return tensors (and numbers)
             return Judgement(UNKNOWN, f"`{code}`, whose type is not known here")
         if isinstance(func, cst.Name) and not self.analysis.reaching(func.value):
@@ -349,10 +348,11 @@ class CheckpointFacts:
 
 
 # ---------------------------------------------------------------------- syntax helpers
-# What a tensor has besides methods: an attribute read of anything else is an object's.
+# What a tensor has besides methods, and the `_metadata` of a state dict (weights_only keeps
+# it): an attribute read of anything else is an object's.
 _TENSOR_ATTRIBUTES = frozenset(
     "shape dtype device data grad T mT H mH requires_grad is_cuda is_leaf ndim real imag layout names "
-    "grad_fn is_sparse is_quantized is_meta itemsize nbytes".split()
+    "grad_fn is_sparse is_quantized is_meta itemsize nbytes _metadata".split()
 )
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
 
