@@ -72,6 +72,9 @@ def test_no_grad_evidence_is_silent(body):
     "d = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\ny = torch.ones(2).to(d).numpy()",
     "y = torch.ones(2).to(device='cuda').float().numpy()",
     "def f(device='cuda'):\n    return torch.zeros(2, device=device).numpy()",
+    # a device the file does not show may be CUDA: the value is used as a device
+    "def f(device):\n    return torch.ones(2).to(device).numpy()",
+    "def f(rank):\n    return torch.ones(2).to(f'cuda:{rank}').numpy()",
 ])
 def test_cuda_evidence(body):
     assert codes(body) == ["TL201"]
@@ -81,7 +84,11 @@ def test_cuda_evidence(body):
     "y = torch.ones(2).cuda().cpu().numpy()",
     "y = torch.ones(2).to('cpu').numpy()",
     "y = torch.ones(2).to(torch.float16).numpy()",
-    "def f(device):\n    return torch.ones(2).to(device).numpy()",
+    "def f(dtype: torch.dtype):\n    return torch.ones(2).to(dtype).numpy()",
+    "def f(x, dtype=torch.float64):\n    return torch.ones(2).to(dtype).numpy()",
+    "def f(x, kind):\n    y = torch.zeros(2, dtype=kind)\n    return torch.ones(2).to(kind).numpy()",
+    "def f(x):\n    return torch.ones(2).to(x.dtype).numpy()",
+    "def f(device):\n    return torch.ones(2).to(device).cpu().numpy()",
 ])
 def test_no_cuda_evidence_is_silent(body):
     assert codes(body) == []

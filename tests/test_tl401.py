@@ -77,7 +77,8 @@ def test_reported(body):
     "def f(model, x):\n    s = time.time()\n    model(x)\n    return time.time() - s",
     "x = torch.ones(2)\nx.to('cuda')\ns = time.time()\ny = x @ x\nd = time.time() - s",  # a tensor is not moved in place
     "x = torch.ones(2).to(torch.float16)\ns = time.time()\ny = x @ x\nd = time.time() - s",
-    "def f(x, dtype):\n    x = x.to(dtype)\n    s = time.time()\n    y = x @ x\n    return time.time() - s",
+    "def f(x, dtype: torch.dtype):\n    x = x.to(dtype)\n    s = time.time()\n    y = x @ x\n    return time.time() - s",
+    "def f(x, y):\n    x = x.to(y.dtype)\n    s = time.time()\n    y = x @ x\n    return time.time() - s",
     "device = 'cpu'\nx = torch.ones(2, device=device)\ns = time.time()\ny = x @ x\nd = time.time() - s",
     "x = torch.ones(2).to(torch.device('cpu'))\ns = time.time()\ny = x @ x\nd = time.time() - s",
     "x = torch.ones(2).cuda().cpu()\ns = time.time()\ny = x @ x\nd = time.time() - s",
@@ -134,7 +135,7 @@ def test_fix_uses_the_torch_alias_and_the_guard():
     import torch as th
 
     def bench(x, device):
-        x = x.to(device)
+        x = x.to(device, non_blocking=True)
         start = time.time()
         y = x @ x
         return time.time() - start
@@ -144,7 +145,7 @@ def test_fix_uses_the_torch_alias_and_the_guard():
     import torch as th
 
     def bench(x, device):
-        x = x.to(device)
+        x = x.to(device, non_blocking=True)
         if th.cuda.is_available():
             th.cuda.synchronize()
         start = time.time()
@@ -156,9 +157,18 @@ def test_fix_uses_the_torch_alias_and_the_guard():
 
 
 def test_cuda_only_code_gets_an_unguarded_sync():
+    source = "import time\nimport torch\nx = torch.ones(2).cuda()\ny = x * 2\ns = time.time()\ny = x @ x\nd = time.time() - s\n"
+    assert fixed(source) == (
+        "import time\nimport torch\nx = torch.ones(2).cuda()\ny = x * 2\ntorch.cuda.synchronize()\ns = time.time()\n"
+        "y = x @ x\ntorch.cuda.synchronize()\nd = time.time() - s\n"
+    )
+
+
+def test_no_sync_before_the_start_when_the_gpu_was_waited_for():
+    # `.cuda()` of a host tensor without non_blocking=True waits for the copy, and so for the GPU.
     source = "import time\nimport torch\nx = torch.ones(2).cuda()\ns = time.time()\ny = x @ x\nd = time.time() - s\n"
     assert fixed(source) == (
-        "import time\nimport torch\nx = torch.ones(2).cuda()\ntorch.cuda.synchronize()\ns = time.time()\n"
+        "import time\nimport torch\nx = torch.ones(2).cuda()\ns = time.time()\n"
         "y = x @ x\ntorch.cuda.synchronize()\nd = time.time() - s\n"
     )
 
@@ -166,7 +176,7 @@ def test_cuda_only_code_gets_an_unguarded_sync():
 @pytest.mark.parametrize("body", [
     "s = time.time()\nif torch.cuda.is_available():\n    x = x.cuda()\ny = x @ x\nd = time.time() - s",
     "s = time.time()\nx = x.cuda() if torch.cuda.is_available() else x\ny = x @ x\nd = time.time() - s",
-    "s = time.time()\nxs = [t.cuda() for t in xs]\nd = time.time() - s",
+    "s = time.time()\nxs = [t.cuda(non_blocking=True) for t in xs]\nd = time.time() - s",
 ])
 def test_cuda_only_work_under_a_condition_keeps_the_guard(body):
     source = "import time\nimport torch\ndef f(x, xs):\n" + textwrap.indent(body, "    ") + "\n"
@@ -188,19 +198,21 @@ def test_reported_without_a_fix(source):
 
 
 def test_training_loop_with_data_and_batch_times():
-    """The ImageNet-example shape: the data time measures no CUDA work; the batch time misses the
-    backward pass and the optimizer step queued after the last `.item()`."""
+    """The ImageNet-example shape. The data time measures no CUDA work. The batch time misses this
+    iteration's backward pass and step, queued after `.item()`: but the next iteration's
+    `.item()` waits for them inside the next measured interval, so the meter's average is right."""
     source = """\
     import time
     import torch
 
-    def train(loader, model, criterion, optimizer, batch_time, data_time):
+    def train(loader, model, optimizer, batch_time, data_time):
         model.cuda()
+        criterion = torch.nn.CrossEntropyLoss()
         end = time.time()
         for images, target in loader:
             data_time.update(time.time() - end)
             images = images.cuda(non_blocking=True)
-            loss = criterion(model(images), target.cuda())
+            loss = criterion(model(images), target.cuda(non_blocking=True))
             print(loss.item())
             optimizer.zero_grad()
             loss.backward()
@@ -208,5 +220,8 @@ def test_training_loop_with_data_and_batch_times():
             batch_time.update(time.time() - end)
             end = time.time()
     """
-    assert lines(source) == [15]
-    assert "torch.cuda.synchronize()\n        batch_time" in fixed(source)
+    assert lines(source) == []
+    # Without any wait in the loop, every interval misses its work.
+    unwaited = source.replace("            print(loss.item())\n", "")
+    assert lines(unwaited) == [15]
+    assert "torch.cuda.synchronize()\n        batch_time" in fixed(unwaited)

@@ -51,7 +51,7 @@ def train(epochs, device, checkpoint_path):
             loss = F.cross_entropy(probs, labels)
             loss.backward()
             optimizer.step()
-            losses.append(loss.detach().numpy())
+            losses.append(loss.detach().cpu().numpy())
         print(f"epoch {epoch}: accuracy {evaluate(model, loader, device):.3f}")
         # Checkpoint every epoch so a crash does not lose the run.
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}, checkpoint_path)

@@ -1,5 +1,6 @@
-"""Facts about tensor values, each on positive evidence: may it require grad, may it live on
-CUDA, may it be non-contiguous, is it a softmax/log_softmax/sigmoid output.
+"""Facts about tensor values, each on positive evidence: may it require grad, may it be
+non-contiguous, is it a softmax/log_softmax/sigmoid output. Where a value lives (CPU or CUDA) is
+answered by the device lattice, analysis/devices.py.
 
 Each question follows the value to its origins (analysis/values.py) and asks every origin; the
 answer is yes only when every origin says yes. A name of unknown origin (a DataLoader batch, an
@@ -19,7 +20,6 @@ from torchlint.analysis.torch_api import (
     ACTIVATION_FUNCTIONS,
     ACTIVATION_METHODS,
     ACTIVATION_MODULES,
-    DTYPE_NAMES,
     NO_GRAD_RESULT_FUNCTIONS,
     NO_GRAD_RESULT_METHODS,
     PARAMETERLESS_NN_CLASSES,
@@ -46,6 +46,13 @@ class Activation:
     dim: Optional[cst.BaseExpression] = None
     source: Optional[str] = None  # applied in another module of the project: which (`models.Net`)
 _VIEW_ATTRIBUTES = frozenset({"T", "mT", "H", "mH", "real", "imag"})
+# Moves and casts: the result carries gradients exactly when the input does.
+_MOVING_METHODS = frozenset("to cuda cpu float half double bfloat16 type contiguous clone".split())
+# Parameters of the torch.nn layers (weights and biases; buffers such as running_mean are not).
+_LAYER_PARAMETERS = frozenset(
+    "weight bias in_proj_weight in_proj_bias weight_ih weight_hh bias_ih bias_hh "
+    "weight_ih_l0 weight_hh_l0 bias_ih_l0 bias_hh_l0".split()
+)
 
 
 class TensorFacts:
@@ -77,9 +84,118 @@ class TensorFacts:
     # ------------------------------------------------------------------ requires grad
     def requires_grad(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> bool:
         """True when the value surely carries gradients (so `.numpy()` on it raises)."""
+        if isinstance(expr, cst.Name) and self._parameter_loop_variable(expr, where or self.analysis.where()):
+            return True
         return self._every_origin("grad", expr, where, self._origin_requires_grad)
 
+    def grad_free(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> bool:
+        """True when the value surely carries no gradients: detached, `.data`, built by a tensor
+        factory without `requires_grad=True`, computed where autograd records nothing, or moved
+        (`.cuda()`, `.to()`, `.float()`) from such a value."""
+        return self._every_origin("grad-free", expr, where, self._origin_grad_free)
+
+    def _origin_grad_free(self, node: cst.CSTNode, where: "Where") -> bool:
+        if self.analysis.grad_enabled(where) is False:
+            return True
+        if isinstance(node, cst.Attribute):
+            return node.attr.value == "data"
+        if isinstance(node, cst.Comparison):
+            return True
+        if not isinstance(node, cst.Call) or _keyword_is(node, "requires_grad", "True"):
+            return False
+        func = node.func
+        qualified = self.analysis.qualified_name(func, where)
+        if qualified is not None:
+            return qualified in NO_GRAD_RESULT_FUNCTIONS | TENSOR_FACTORIES
+        if isinstance(func, cst.Attribute):
+            if func.attr.value in NO_GRAD_RESULT_METHODS:
+                return True
+            if func.attr.value in _MOVING_METHODS:
+                return self.grad_free(func.value, where)
+        return False
+
+    # Parameters carry gradients whatever the grad mode (no_grad only stops recording).
+    def is_parameter(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> bool:
+        """`net.weight` of a torch.nn layer, `model.w` set to `nn.Parameter(...)` in its class, or
+        `p` in `for p in model.parameters()`, in a file that never freezes parameters."""
+        where = where or self.analysis.where()
+        if self._freezes_parameters():
+            return False
+        if isinstance(expr, cst.Name):
+            return self._parameter_loop_variable(expr, where)
+        if not isinstance(expr, cst.Attribute) or not self.values.is_module(expr.value, where):
+            return False
+        classes = self.values.module_classes(expr.value, where)
+        if not classes:
+            return False
+        attribute = expr.attr.value
+        for cls in classes:
+            if isinstance(cls, str):
+                if cls.rsplit(".", 1)[-1] in PARAMETERLESS_NN_CLASSES or not cls.startswith("torch.nn.") \
+                        or attribute not in _LAYER_PARAMETERS:
+                    return False
+            elif isinstance(cls, cst.ClassDef):
+                if not self._class_parameter(cls, attribute):
+                    return False
+            else:
+                return False
+        return True
+
+    def _class_parameter(self, classdef: cst.ClassDef, attribute: str) -> bool:
+        scope = self.analysis.index.scopes.get(id(classdef))
+        bindings = scope.attributes.get(attribute, []) if scope is not None else []
+        return bool(bindings) and all(
+            isinstance(b.value, cst.Call)
+            and self.analysis.qualified_name(b.value.func, self.analysis.binding_where(b)) == "torch.nn.Parameter"
+            and not _keyword_is(b.value, "requires_grad", "False")
+            for b in bindings
+        )
+
+    def _parameter_loop_variable(self, name: cst.Name, where: "Where") -> bool:
+        """`p` in `for p in model.parameters()` or `for n, p in model.named_parameters()`."""
+        if self._freezes_parameters():
+            return False
+        bindings = self.analysis.reaching(name.value, where)
+        if not bindings:
+            return False
+        for binding in bindings:
+            loop = binding.stmt.node
+            if binding.kind != "for" or not isinstance(loop, cst.For) or not isinstance(loop.iter, cst.Call):
+                return False
+            func = loop.iter.func
+            if not isinstance(func, cst.Attribute):
+                return False
+            expected = {"parameters": (), "named_parameters": (1,)}.get(func.attr.value)
+            if expected is None or binding.unpack != expected:
+                return False
+            if not self.values.is_module(func.value, self.analysis.binding_where(binding)):
+                return False
+        return True
+
+    def _freezes_parameters(self) -> bool:
+        """The file sets `requires_grad = False` or calls `requires_grad_(False)` somewhere: which
+        parameters still carry gradients is then not known."""
+        cached = getattr(self, "_freezes", None)
+        if cached is None:
+            cached = False
+            stack: List[cst.CSTNode] = [self.analysis.module]
+            while stack and not cached:
+                node = stack.pop()
+                if isinstance(node, cst.Assign) and is_name(node.value, "False") and any(
+                    isinstance(t.target, cst.Attribute) and t.target.attr.value == "requires_grad" for t in node.targets
+                ):
+                    cached = True
+                elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                        and node.func.attr.value == "requires_grad_":
+                    first = argument_value(node, 0, "requires_grad")
+                    cached = first is not None and not is_name(first, "True")
+                stack.extend(node.children)
+            self._freezes = cached
+        return cached
+
     def _origin_requires_grad(self, node: cst.CSTNode, where: "Where") -> bool:
+        if isinstance(node, (cst.Attribute, cst.Name)) and self.is_parameter(node, where):  # type: ignore[arg-type]
+            return True
         if self.analysis.grad_enabled(where) is False:
             return False
         if isinstance(node, cst.BinaryOperation):
@@ -128,98 +244,6 @@ class TensorFacts:
             not (isinstance(c, str) and c.rsplit(".", 1)[-1] in PARAMETERLESS_NN_CLASSES) for c in classes
         )
 
-    # ------------------------------------------------------------------ CUDA
-    def may_be_cuda(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> bool:
-        """True when every origin of the value may live on a CUDA device."""
-        return self._every_origin("cuda", expr, where, self._origin_may_be_cuda)
-
-    def _origin_may_be_cuda(self, node: cst.CSTNode, where: "Where") -> bool:
-        if isinstance(node, cst.BinaryOperation):
-            return self.may_be_cuda(node.left, where) or self.may_be_cuda(node.right, where)
-        if isinstance(node, cst.UnaryOperation):
-            return self.may_be_cuda(node.expression, where)
-        if isinstance(node, cst.Subscript):
-            return self.may_be_cuda(node.value, where)
-        if isinstance(node, cst.Attribute):
-            return node.attr.value in _VIEW_ATTRIBUTES | {"data", "grad"} and self.may_be_cuda(node.value, where)
-        if not isinstance(node, cst.Call):
-            return False
-        module = self._called_module(node, where)
-        if module is not None:
-            return self.module_may_be_cuda(module, where) or self._any_argument(node, where, self.may_be_cuda)
-        func = node.func
-        qualified = self.analysis.qualified_name(func, where)
-        if qualified is not None:
-            if qualified in TENSOR_FACTORIES:
-                device = argument_value(node, None, "device")
-                return device is not None and self.device_may_be_cuda(device, where)
-            return qualified.startswith("torch.") and self._any_argument(node, where, self.may_be_cuda)
-        if not isinstance(func, cst.Attribute):
-            return False
-        method = func.attr.value
-        if method == "cuda":
-            return True
-        if method in ("cpu", "numpy", "item", "tolist"):
-            return False
-        if method == "to":
-            device = self._device_argument(node, where)
-            if device is not None:
-                return self.device_may_be_cuda(device, where)
-        return self.may_be_cuda(func.value, where)
-
-    def module_may_be_cuda(self, module: cst.BaseExpression, where: "Where") -> bool:
-        """A module moved with `.cuda()` or `.to(<a device that may be CUDA>)` along its origins."""
-        return self._every_origin("module-cuda", module, where, self._module_origin_moved_to_cuda)
-
-    def _module_origin_moved_to_cuda(self, node: cst.CSTNode, where: "Where") -> bool:
-        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-            method = node.func.attr.value
-            if method == "cuda":
-                return True
-            if method == "to":
-                device = self._device_argument(node, where)
-                if device is not None and self.device_may_be_cuda(device, where):
-                    return True
-            if method == "cpu":
-                return False
-            node = node.func.value
-            if isinstance(node, cst.Name):
-                return self.module_may_be_cuda(node, where)
-        return False
-
-    def _device_argument(self, call: cst.Call, where: "Where") -> Optional[cst.BaseExpression]:
-        """The device a `.to(...)` call moves to, if it names one (`.to(torch.float16)` does not)."""
-        device = argument_value(call, None, "device")
-        if device is not None:
-            return device
-        positional = [arg.value for arg in call.args if arg.keyword is None and not arg.star]
-        if not positional:
-            return None
-        qualified = self.analysis.qualified_name(positional[0], where) or ""
-        if qualified.startswith("torch.") and qualified.rsplit(".", 1)[-1] in DTYPE_NAMES:
-            return None
-        return positional[0]
-
-    def device_may_be_cuda(self, expr: cst.BaseExpression, where: "Where") -> bool:
-        """"cuda", "cuda:1", torch.device("cuda"), `"cuda" if ... else "cpu"`, and names bound to them."""
-        origins = self.values.origins(expr, where)
-        return bool(origins) and any(self._device_origin_may_be_cuda(n, w) for n, w in origins)
-
-    def _device_origin_may_be_cuda(self, node: cst.CSTNode, where: "Where") -> bool:
-        if isinstance(node, cst.Param):  # `def f(device="cuda")`: the default is one device it runs on
-            return node.default is not None and self.device_may_be_cuda(node.default, where)
-        if isinstance(node, cst.SimpleString):
-            return node.evaluated_value.split(":")[0] == "cuda"
-        if isinstance(node, cst.IfExp):
-            return self.device_may_be_cuda(node.body, where) or self.device_may_be_cuda(node.orelse, where)
-        if isinstance(node, cst.Call):
-            qualified = self.analysis.qualified_name(node.func, where)
-            if qualified == "torch.device" and node.args:
-                return self.device_may_be_cuda(node.args[0].value, where)
-            if qualified == "torch.cuda.current_device":
-                return True
-        return False
-
     # ------------------------------------------------------------------ layout
     def view_may_fail(self, call: cst.Call, where: Optional["Where"] = None) -> bool:
         """`x.view(sizes)` merges dimensions that every layout `x` may have keeps apart in
@@ -227,8 +251,10 @@ class TensorFacts:
         if not isinstance(call.func, cst.Attribute) or self._is_dtype(call.args, where):
             return False
         sizes = layout.view_sizes(call.args)
-        layouts = self.layouts(call.func.value, where) if sizes is not None else None
-        return bool(layouts) and all(found.view_may_fail(sizes) for found in layouts)  # type: ignore[arg-type]
+        if sizes is None:
+            return False
+        layouts = self.layouts(call.func.value, where)
+        return layouts is not None and all(found.view_may_fail(sizes) for found in layouts)
 
     def layouts(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> Optional[List[Layout]]:
         """The layout of each value `expr` may have; None unless every one is shown to be
@@ -372,12 +398,12 @@ class TensorFacts:
                 return layout.contiguous()
             return (base.permuted(dims) if literal else base.scrambled()) or layout.contiguous()  # type: ignore[arg-type]
         if method == "expand":
-            sizes = args
+            shape = args
             if len(args) == 1 and isinstance(args[0], (cst.Tuple, cst.List)):
-                sizes = [e.value for e in args[0].elements]
-            if not sizes:
+                shape = [e.value for e in args[0].elements]
+            if not shape:
                 return layout.contiguous()
-            return base.expanded([layout.literal_int(size) == -1 for size in sizes])
+            return base.expanded([layout.literal_int(size) == -1 for size in shape])
         if method == "narrow":
             if len(args) != 3 or dims[0] is None:
                 return layout.contiguous()

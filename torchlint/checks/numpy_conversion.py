@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.analysis.devices import DeviceLevel
 from torchlint.rule import SAFE, Edit, Fix, Rule, register
 
 
@@ -9,11 +10,13 @@ from torchlint.rule import SAFE, Edit, Fix, Rule, register
 class NumpyWithoutDetachOrCpu(Rule):
     """
     ## What it does
-    Finds `.numpy()` on a tensor that may still carry gradients (a model or loss output, a
-    parameter, a tensor made with `requires_grad=True`, or arithmetic on those, outside
-    `torch.no_grad()`) or that may live on a CUDA device (moved with `.cuda()` / `.to(device)`,
-    created with `device="cuda"`, or computed by a model moved to CUDA), with no `.detach()` /
-    `.cpu()` in between. Values are followed through assignments.
+    Finds `.numpy()` on a tensor that still carries gradients (a model or loss output, a
+    parameter such as `layer.weight` or `p` in `for p in model.parameters()`, a tensor made with
+    `requires_grad=True`, or arithmetic on those, outside `torch.no_grad()`; `.cpu()` keeps the
+    gradients) or that may live on a CUDA device (moved with `.cuda()` / `.to(device)`, created
+    with `device=...`, or computed by a model moved to CUDA; a device whose value the file does
+    not show, such as one passed to a constructor, may be CUDA), with no `.detach()` / `.cpu()`
+    in between. Values are followed through assignments and `self` attributes.
 
     ## Why is this bad?
     NumPy arrays share memory with CPU tensors and know nothing about autograd or GPUs, so
@@ -35,9 +38,11 @@ class NumpyWithoutDetachOrCpu(Rule):
     ```
 
     ## Fix safety
-    Safe: the fix inserts only what is missing (`.detach()`, `.cpu()` or both) before `.numpy()`.
-    `.detach()` shares storage and `.cpu()` is a no-op for CPU tensors, so the values are the same
-    and the conversion can no longer fail. Values of unknown origin (DataLoader batches, function
+    Safe: the fix inserts every step that is missing before `.numpy()`: `.cpu()` where the tensor
+    may be on CUDA (also after `.detach()`), `.detach()` where it carries gradients or may (a
+    tensor moved to CUDA whose gradients the file does not show). `.detach()` shares storage and
+    `.cpu()` is a no-op for CPU tensors, so the values are the same and the conversion can no
+    longer fail. Values of unknown origin (DataLoader batches, function
     parameters) and values computed under `torch.no_grad()` on the CPU are not reported.
 
     ## Source
@@ -60,17 +65,20 @@ class NumpyWithoutDetachOrCpu(Rule):
             return
         tensor = func.value
         facts = self.analysis.tensors
-        needs_detach = facts.requires_grad(tensor)
-        needs_cpu = facts.may_be_cuda(tensor)
-        if not (needs_detach or needs_cpu):
+        requires_grad = facts.requires_grad(tensor)
+        on_cuda = self.analysis.devices.device_of(tensor) != DeviceLevel.NONE
+        if not (requires_grad or on_cuda):
             return
-        missing = [name for name, needed in (("detach", needs_detach), ("cpu", needs_cpu)) if needed]
+        # The fix adds every step the tensor may still need: `.cpu()` alone on a tensor that may
+        # carry gradients would fail the same way.
+        needs_detach = requires_grad or not facts.grad_free(tensor)
+        missing = [name for name, needed in (("detach", needs_detach), ("cpu", on_cuda)) if needed]
         receiver = tensor
         for method in missing:
             receiver = cst.Call(func=cst.Attribute(value=receiver, attr=cst.Name(method)))
         inserted = "".join(f".{m}()" for m in missing)
         why = " and ".join(
-            reason for reason, needed in (("may require grad", needs_detach), ("may be on a CUDA device", needs_cpu))
+            reason for reason, needed in (("requires grad", requires_grad), ("may be on a CUDA device", on_cuda))
             if needed
         )
         self.report(
