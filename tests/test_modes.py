@@ -165,7 +165,8 @@ def evaluation(source: str, call_code: str = "model(x)"):
     ("print(model(x).size())", None),
     ("out = model(x)\n        print(out.shape)", None),
     ("assert model(x).shape == (2, 4)", None),
-    ("print(model(x))", None),
+    ("print(model(x))", "printed"),
+    ("print(f'{model(x).argmax()}')", "printed"),
 ])
 def test_evaluation_is_what_the_output_is_used_for(body, use):
     source = f"def f(model, x, y, outs, criterion, names, total=0):\n    with torch.no_grad():\n        {body}\n"

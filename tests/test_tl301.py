@@ -84,6 +84,9 @@ def train_steps(model, loader, opt):
     # a plain class (no base) that builds its model and never switches it
     "class Scorer:\n    def __init__(self):\n        self.net = Net()\n\n"
     "    @torch.no_grad()\n    def score(self, x):\n        return self.net(x)\n",
+    # printed predictions of a model that was given weights
+    "def show(x, sd):\n    model = Net()\n    model.load_state_dict(sd)\n    with torch.no_grad():\n"
+    "        print(model(x).argmax(1))\n",
 ])
 def test_reported(source):
     assert len(lines(TRAIN_STEP + source)) == 1
@@ -133,6 +136,7 @@ def test_reported(source):
     "def smoke():\n    net = Net()\n    with torch.no_grad():\n        print(net(torch.randn(2, 4)).shape)\n",
     "def smoke():\n    net = Net()\n    with torch.no_grad():\n        assert net(torch.randn(2, 4)).shape == (2, 4)\n",
     "def smoke():\n    net = Net()\n    with torch.no_grad():\n        net(torch.randn(2, 4))\n",
+    "def smoke():\n    net = Net().to('cpu')\n    with torch.no_grad():\n        print(net(torch.randn(2, 4)))\n",
     # loaded, scripted or exported models: their mode was fixed when saved
     "def run(p, x):\n    model = torch.jit.load(p)\n    with torch.no_grad():\n        return model(x)\n",
     "def run(x):\n    model = torch.jit.script(Net())\n    with torch.no_grad():\n        return model(x)\n",

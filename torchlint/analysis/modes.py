@@ -59,6 +59,8 @@ class ModeAnswer:
     evidence: Tuple[str, ...] = ()
     # TRAIN set by an explicit `.train()` in a scope that never trains: MC dropout, BN recalibration.
     deliberate: bool = False
+    # TRAIN because it was just built here, and nothing since loaded weights into it or trained it.
+    untrained: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,15 @@ class _Event:
     evidence: str
     assume: bool = False  # a `.training` test: holds inside its branch only
     explicit: bool = False  # `.train()` / `.eval()` written on the model in this scope
+    built: bool = False  # a new module bound here
 
 
 _ENTRY = _Event(-math.inf, (), _Set.ENTRY, "")
+_BUILT = "built by"
+# Module methods that leave the weights as they are (anything else, `load_state_dict` included, may not).
+_KEEPS_WEIGHTS = frozenset(
+    "to cuda cpu float half double bfloat16 eval train parameters named_parameters modules named_modules "
+    "children named_children buffers named_buffers state_dict forward requires_grad_ zero_grad".split())
 _MAX_DEPTH = 4
 # Builtins and stdlib calls that take a module and never switch its mode.
 _NEUTRAL_BUILTINS = frozenset("print len isinstance type id str repr hash hasattr getattr callable vars dir".split())
@@ -117,6 +125,7 @@ class ModeFacts:
         self._binding_modes: Dict[int, Tuple[_Set, str]] = {}
         self._effects: Dict[Tuple[int, str], Optional[_Set]] = {}
         self._uses = ValueUses(analysis)
+        self._methods: Dict[int, List[Tuple[str, str]]] = {}  # (receiver, method) per scope
 
     # ------------------------------------------------------------------ queries
     def mode_at(self, expr: cst.BaseExpression, where: "Where") -> ModeAnswer:
@@ -205,6 +214,8 @@ class ModeFacts:
             if key is not None and attr in ("eval", "train"):
                 mode = _setter_mode(call)
                 self._setters.setdefault(id(scope), []).append((key, mode, stmt, f"`{key}.{attr}(...)`"))
+            if key is not None:
+                self._methods.setdefault(id(scope), []).append((key, attr))
             if key is not None and attr == "apply" and call.args:
                 self._applies.setdefault(id(scope), []).append((key, call, stmt))
             if attr in ("backward", "zero_grad") or (attr == "step" and self._is_optimizer(func.value, where)):
@@ -264,17 +275,21 @@ class ModeFacts:
         self._visiting.add(mark)
         try:
             events = self._events(scope, key)
+            raw = self._paths(events, stmt.seq, stmt.blocks, stmt.loops)
             paths = list(self._resolved(events, stmt, key, depth))
         finally:
             self._visiting.discard(mark)
         # Training mode when some way to the statement surely trains (the first pass, or the later
         # iterations of a loop) and no way is unknown: a helper that may switch it makes us silent.
         unknown = any(Mode.UNKNOWN in modes for modes, _ in paths)
-        for modes, evidence in paths:
+        for (modes, evidence), path in zip(paths, raw):
             if modes == {Mode.TRAIN} and not unknown:
-                deliberate = (not self._training_for(scope, key)
-                              and any(e.mode is _Set.TRAIN and e.explicit for e in events))
-                return ModeAnswer(Mode.TRAIN, evidence, deliberate)
+                trains = bool(self._training_for(scope, key))
+                deliberate = not trains and any(e.mode is _Set.TRAIN and e.explicit for e in events)
+                untrained = not trains and all(e.built for e in path) and all(
+                    attr in _KEEPS_WEIGHTS for receiver, attr in self._methods.get(id(scope), ())
+                    if _covers(receiver, key) or _covers(key, receiver))
+                return ModeAnswer(Mode.TRAIN, evidence, deliberate, untrained)
         if paths and all(modes == {Mode.EVAL} for modes, _ in paths):
             return ModeAnswer(Mode.EVAL, tuple(e for _, ev in paths for e in ev))
         return ModeAnswer(Mode.UNKNOWN, tuple(e for _, ev in paths for e in ev))
@@ -347,7 +362,7 @@ class ModeFacts:
             self._binding_modes[id(binding)] = (_Set.UNKNOWN, "")  # a value made from itself: unknown
             self._binding_modes[id(binding)] = self._value_mode(value, (info.scope, info), 0)
         mode, evidence = self._binding_modes[id(binding)]
-        return _Event(info.seq, info.blocks, mode, evidence)
+        return _Event(info.seq, info.blocks, mode, evidence, built=evidence.startswith(_BUILT))
 
     def _value_mode(self, value: cst.BaseExpression, where: "Where", depth: int) -> Tuple[_Set, str]:
         """The mode of a module value when it is made: new modules start in training mode;
@@ -374,13 +389,13 @@ class ModeFacts:
         if qualified and builds_eval_mode_module(qualified):
             return _Set.EVAL, f"`{code}` returns the model in evaluation mode"
         if is_module_factory(qualified):
-            return _Set.TRAIN, f"built by `{code}` (new modules start in training mode)"
+            return _Set.TRAIN, f"{_BUILT} `{code}` (new modules start in training mode)"
         classes = list(self.analysis.values.local_classes(value.func, where))
         if classes and all(self.analysis.values.is_module_classdef(c, w) for c, w in classes):
-            return _Set.TRAIN, f"built by `{code}` (new modules start in training mode)"
+            return _Set.TRAIN, f"{_BUILT} `{code}` (new modules start in training mode)"
         symbol = self.analysis.symbol(value.func, where)
         if symbol is not None and symbol.kind == CLASS and symbol.module:  # a class of another project module
-            return _Set.TRAIN, f"built by `{code}` (new modules start in training mode)"
+            return _Set.TRAIN, f"{_BUILT} `{code}` (new modules start in training mode)"
         function = self.analysis.values.local_function(value.func, where)
         if function is not None:
             return self._returned_mode(function, depth + 1)

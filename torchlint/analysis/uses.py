@@ -1,6 +1,7 @@
 """What the code does with a value: used for what it is (returned, compared, given to a loss, a
 metric or any other call, collected into a list, accumulated, stored), or not (discarded, printed,
-asserted on, only its shape read).
+asserted on, only its shape read). A print is its own answer (`PRINTED`): showing the values of
+a trained model is an evaluation, of a model just built a smoke test.
 
 A rule that must tell an evaluation from a smoke test asks `use(node, where)`: names are followed
 through assignments to their later reads in the same scope (a few hops), and tensor methods and
@@ -21,7 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _NAME_HOPS = 4
 _SHAPE_ATTRIBUTES = frozenset("shape size dim ndim ndimension dtype device numel is_cuda layout".split())
-_NOT_USES = frozenset("print len isinstance type id".split())
+_NOT_USES = frozenset("len isinstance type id".split())
+PRINTED = "printed"
 _COLLECTING_METHODS = frozenset("append extend insert add put update".split())
 
 
@@ -56,9 +58,9 @@ class ValueUses:
                 if not isinstance(call, cst.Call):
                     return None
                 func = call.func
-                if isinstance(func, cst.Name) and func.value in _NOT_USES \
+                if isinstance(func, cst.Name) and func.value in (*_NOT_USES, "print") \
                         and not self.analysis.reaching(func.value, (stmt.scope, stmt)):  # the builtins
-                    return None
+                    return PRINTED if func.value == "print" else None
                 if isinstance(func, cst.Attribute) and func.attr.value in _COLLECTING_METHODS:
                     return f"collected by `{self._code(func)}`"
                 qualified = self.analysis.qualified_name(func, (stmt.scope, stmt))
@@ -85,7 +87,7 @@ class ValueUses:
             if isinstance(parent, (cst.For, cst.If, cst.While, cst.IfExp, cst.BooleanOperation)) and \
                     not isinstance(parent, cst.IfExp):
                 return "tested or iterated"
-            if isinstance(parent, (cst.FormattedStringExpression, cst.FormattedString, cst.WithItem)):
+            if isinstance(parent, cst.WithItem):
                 return None
             node = parent  # operations, tuples, comprehensions, parentheses, await: still the output
 

@@ -14,6 +14,7 @@ from torchlint.analysis import Where
 from torchlint.analysis.kinds import ValueKind
 from torchlint.analysis.model_classes import ModeLayers
 from torchlint.analysis.modes import Evaluation, Insertion, Mode, dotted
+from torchlint.analysis.uses import PRINTED
 from torchlint.analysis.torch_api import MODULE_ONLY_METHODS, MODULE_RETURNING_METHODS
 from torchlint.checks._syntax import insert_before, statement_of
 from torchlint.rule import SAFE, SOMETIMES, UNSAFE, Edit, Fix, Rule, register
@@ -159,8 +160,8 @@ class MissingEval(Rule):
         if answer.mode is not Mode.TRAIN or answer.deliberate:
             return False
         evaluation = modes.evaluation(node, where)
-        if evaluation is None:
-            return False
+        if evaluation is None or (evaluation.use == PRINTED and answer.untrained):
+            return False  # not an evaluation, or a print of a model just built: a smoke test
         fix = self._fix(key, modes.eval_insertion(target, where))
         self.report(node, _message(key, evaluation, layers), fix)
         return True
