@@ -56,8 +56,8 @@ class MissingEval(Rule):
       (`torch.load`, `torch.jit.load`, ONNX runners: their mode was fixed when saved);
     - `self(...)` and `self.layer(...)` inside a class that may be an `nn.Module` (a base class
       from another module, Lightning): the module's owner sets its mode;
-    - an output whose values are not used: a shape smoke test (`print(net(x).size())`), a print,
-      an assert, a discarded call;
+    - an output whose values are not used: a shape smoke test (`print(net(x).size())`), an
+      assert, a discarded call, or a print of a model just built (no weights loaded, no training);
     - a no-grad block inside a training step (its loop body, or function body, also calls
       `.backward()` / `optimizer.step()` / `.zero_grad()`): target networks, EMA teachers and
       sample images computed under `no_grad` there are often meant to run in training mode;
