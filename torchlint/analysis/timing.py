@@ -135,7 +135,19 @@ class TimingFacts:
         if self._events is not None:
             return
         self._events = {}
-        self._body(self.analysis.module.body)
+        if self.imports_clock():
+            self._body(self.analysis.module.body)
+
+    def imports_clock(self) -> bool:
+        """The file imports `time` or `timeit` (or a name from them): without that it reads no
+        wall clock, and nothing needs recording."""
+        for scope in self.analysis.index.scopes.values():
+            for bindings in scope.bindings.values():
+                for binding in bindings:
+                    qualified = binding.qualified or ""
+                    if binding.kind == "import" and qualified.split(".")[0] in ("time", "timeit"):
+                        return True
+        return False
 
     def _body(self, statements: Sequence[cst.CSTNode]) -> None:
         for statement in statements:
@@ -297,6 +309,8 @@ class TimingFacts:
                 return any(self._shows_cuda(a.value, where) for a in call.args)
         if name in SYNC_FUNCTIONS or (name and name.startswith("torch.") and name.rsplit(".", 1)[-1] in SYNC_METHODS):
             return True
+        if name and name.startswith("math.") and any(self._shows_cuda(a.value, where) for a in call.args):
+            return True  # `math.isnan(loss)`: a Python float of the tensor
         if "synchron" in _called_name(func).lower():
             return True  # `time_synchronized()`, `cuda_synchronize()` from a helper module
         function = self.analysis.values.local_function(func, where)
