@@ -36,13 +36,15 @@ def _at(source: str, call_code: str) -> Tuple[ModuleAnalysis, cst.Call, Where]:
     for info in analysis.index.statements.values():
         if not isinstance(info.node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             continue
-        stack = list(info.node.children)
-        while stack:
-            node = stack.pop()
-            if isinstance(node, cst.Call) and module.code_for_node(node) == call_code:
-                if found is None or info.seq > found[1][1].seq:
-                    found = (node, (info.scope, info))
-            stack.extend(node.children)
+        for small in info.node.body:
+            part = analysis.index.small_statements.get(id(small), info)  # `a; b` on one line
+            stack = [small]
+            while stack:
+                node = stack.pop()
+                if isinstance(node, cst.Call) and module.code_for_node(node) == call_code:
+                    if found is None or part.seq > found[1][1].seq:
+                        found = (node, (part.scope, part))
+                stack.extend(node.children)
     assert found is not None, call_code
     return analysis, found[0], found[1]
 
@@ -218,3 +220,8 @@ def test_value_uses_answer_directly():
     assert ValueUses(analysis).use(call, where) is None  # only the element count is read
     analysis, call, where = _at(source.replace("out.numel()", "out.sum()"), "model(x)")
     assert ValueUses(analysis).use(call, where) == "returned"
+
+
+def test_statements_joined_by_semicolons_keep_their_order():
+    assert mode("def f(x):\n    model = Net(); model.eval(); y = model(x)\n    return y\n") is Mode.EVAL
+    assert mode("def f(x):\n    model = Net(); y = model(x); model.eval()\n    return y\n") is Mode.TRAIN

@@ -497,3 +497,10 @@ def rollout(x):
     assert len(lint_text(source.replace("nn.Tanh()", "nn.Dropout(0.1)"), rule).findings) == 1
     assert len(lint_text(source.replace("layer_init(nn.Linear(4, 2), std=0.01)",
                                         "layer_init(nn.BatchNorm1d(4))"), rule).findings) == 1
+
+
+def test_statements_joined_by_semicolons_are_followed_like_lines():
+    source = "def f(x, sd):\n    model = Net(); model.load_state_dict(sd)\n" \
+             "    with torch.no_grad(): y = model(x); return y\n"
+    assert lines(source) == [3]
+    assert lines(source.replace("model.load_state_dict(sd)", "model.load_state_dict(sd); model.eval()")) == []

@@ -202,9 +202,14 @@ class ModeFacts:
                 self._loop_ids.add(id(node))
             if isinstance(node, cst.If):
                 self._record_check(node, info)
-            where = (info.scope, info)
-            for call in _calls(node):
-                self._record_call(call, where)
+            if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                for small in node.body:  # `model.eval(); out = model(x)`: each part in its order
+                    part = self.analysis.index.small_statements.get(id(small), info)
+                    for call in _calls(small):
+                        self._record_call(call, (part.scope, part))
+            else:
+                for call in _calls(node):
+                    self._record_call(call, (info.scope, info))
 
     def _record_call(self, call: cst.Call, where: "Where") -> None:
         scope, stmt = where
@@ -881,6 +886,8 @@ def _calls(statement: cst.CSTNode) -> Iterator[cst.Call]:
     functions, classes or lambdas."""
     if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
         roots: Sequence[cst.CSTNode] = statement.body
+    elif isinstance(statement, cst.BaseSmallStatement):
+        roots = [statement]
     elif isinstance(statement, (cst.If, cst.While)):
         roots = [statement.test]
     elif isinstance(statement, cst.For):

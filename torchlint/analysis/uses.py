@@ -31,7 +31,7 @@ class ValueUses:
     def __init__(self, analysis: "ModuleAnalysis") -> None:
         self.analysis = analysis
         self._parents: Dict[int, Dict[int, cst.CSTNode]] = {}
-        self._statements: Optional[Dict[int, List[StatementInfo]]] = None
+        self._statements: Optional[Dict[int, List[Tuple[cst.CSTNode, StatementInfo]]]] = None
 
     def use(self, node: cst.CSTNode, where: "Where") -> Optional[str]:
         """How the value of `node` (an expression of the statement at `where`) is used, or None."""
@@ -117,24 +117,32 @@ class ValueUses:
         own = [b for b in scope.bindings.get(name, ()) if b.stmt is stmt]
         if not own:
             return
-        for info in self._scope_statements(scope):
-            if info is stmt or info.node is None:
+        for node, info in self._scope_statements(scope):
+            if info is stmt:
                 continue
             if not (info.seq > stmt.seq or any(stmt.seq in loop and info.seq in loop for loop in stmt.loops)):
                 continue
-            for node in _names(info.node, name):
+            for read in _names(node, name):
                 if any(b is o for b in self.analysis.reaching(name, (scope, info)) for o in own):
-                    yield node, info
+                    yield read, info
 
     def _code(self, node: cst.CSTNode) -> str:
         text = self.analysis.module.code_for_node(node)
         return text if len(text) <= 40 else text[:37] + "..."
 
-    def _scope_statements(self, scope: Scope) -> List[StatementInfo]:
+    def _scope_statements(self, scope: Scope) -> List[Tuple[cst.CSTNode, StatementInfo]]:
+        """The statements of a scope, each part of a `;`-joined line on its own."""
         if self._statements is None:
             self._statements = {}
+            small = self.analysis.index.small_statements
             for info in self.analysis.index.statements.values():
-                self._statements.setdefault(id(info.scope), []).append(info)
+                node = info.node
+                if node is None:
+                    continue
+                parts: List[Tuple[cst.CSTNode, StatementInfo]] = [(node, info)]
+                if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) and len(node.body) > 1:
+                    parts = [(part, small.get(id(part), info)) for part in node.body]
+                self._statements.setdefault(id(info.scope), []).extend(parts)
         return self._statements.get(id(scope), [])
 
 
@@ -167,6 +175,8 @@ def _names(statement: cst.CSTNode, name: str) -> Iterator[cst.Name]:
     """Occurrences of `name` in a statement's own expressions."""
     if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
         roots: Sequence[cst.CSTNode] = statement.body
+    elif isinstance(statement, cst.BaseSmallStatement):
+        roots = [statement]
     elif isinstance(statement, (cst.If, cst.While)):
         roots = [statement.test]
     elif isinstance(statement, cst.For):
