@@ -225,3 +225,20 @@ def test_value_uses_answer_directly():
 def test_statements_joined_by_semicolons_keep_their_order():
     assert mode("def f(x):\n    model = Net(); model.eval(); y = model(x)\n    return y\n") is Mode.EVAL
     assert mode("def f(x):\n    model = Net(); y = model(x); model.eval()\n    return y\n") is Mode.TRAIN
+
+
+def test_call_sites_of_a_staticmethod_fill_its_first_parameter():
+    source = """\
+    class Runner:
+        def __init__(self):
+            self.net = Net()
+
+        @staticmethod
+        def score(model, x):
+            return model(x)
+
+        def run(self, x):
+            self.net.train()
+            return self.score(self.net, x)
+    """
+    assert mode(source) is Mode.TRAIN

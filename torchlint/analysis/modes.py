@@ -479,7 +479,7 @@ class ModeFacts:
         """The parameter of `function` an argument binds (`self.helper(x)` skips `self`)."""
         if arg.keyword is not None:
             return arg.keyword.value
-        params = _positional(function)[1 if is_method else 0:]
+        params = _passed_parameters(function, is_method)
         return params[position] if position is not None and position < len(params) else None
 
     def _method_effect(self, call: cst.Call, key: str, where: "Where") -> Optional[_Set]:
@@ -545,9 +545,8 @@ class ModeFacts:
         for call, site in self._callers.get(id(function), ()):
             if any(arg.star for arg in call.args):
                 return None
-            is_method = isinstance(call.func, cst.Attribute)
             value = None
-            params = _positional(function)[1 if is_method else 0:]
+            params = _passed_parameters(function, isinstance(call.func, cst.Attribute))
             for position, arg in _arguments(call):
                 name = arg.keyword.value if arg.keyword is not None else (
                     params[position] if position is not None and position < len(params) else None)
@@ -868,6 +867,13 @@ def _unpacked(binding: Binding) -> Optional[cst.BaseExpression]:
 
 def _positional(function: cst.FunctionDef) -> List[str]:
     return [p.name.value for p in (*function.params.posonly_params, *function.params.params)]
+
+
+def _passed_parameters(function: cst.FunctionDef, bound: bool) -> List[str]:
+    """The positional parameters a call fills: `self.helper(x)` skips `self` unless the method
+    is a staticmethod."""
+    static = any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod" for d in function.decorators)
+    return _positional(function)[1 if bound and not static else 0:]
 
 
 def _arguments(call: cst.Call) -> Iterator[Tuple[Optional[int], cst.Arg]]:
