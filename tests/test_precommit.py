@@ -37,11 +37,13 @@ def test_check_hook_fails_fix_hook_fixes_then_check_passes(tmp_path, pre_commit_
     repo = git_repo(tmp_path / "project")
     (repo / "bad.py").write_text(BAD)
     (repo / "notes.txt").write_text(BAD)
+    (repo / "notes.md").write_text("# Notes\n\n```python\n" + BAD + "```\n")
     subprocess.run(["git", "-C", str(repo), "add", "."], check=True)
 
     failed = run_hook(repo, "torchlint", pre_commit_home, "--all-files")
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "bad.py:5:12: TL502" in failed.stdout and "notes.txt" not in failed.stdout
+    assert "notes.md:8:12: TL502" in failed.stdout  # types_or: [python, jupyter, markdown]
 
     fixed = run_hook(repo, "torchlint-fix", pre_commit_home, "--all-files")
     assert fixed.returncode == 1  # pre-commit fails a hook that modified files
@@ -54,7 +56,7 @@ def test_check_hook_fails_fix_hook_fixes_then_check_passes(tmp_path, pre_commit_
 
 def test_no_python_files_is_skipped_not_a_crash(tmp_path, pre_commit_home):
     repo = git_repo(tmp_path / "empty")
-    (repo / "README.md").write_text("nothing to lint\n")
+    (repo / "notes.txt").write_text("nothing to lint\n")
     subprocess.run(["git", "-C", str(repo), "add", "."], check=True)
     result = run_hook(repo, "torchlint", pre_commit_home, "--all-files")
     assert result.returncode == 0, result.stdout + result.stderr

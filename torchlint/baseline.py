@@ -46,7 +46,7 @@ def write_baseline(path: str, results: List[FileFindings]) -> int:
     for result in results:
         if not result.findings:
             continue
-        prints = fingerprints(result.findings, result.lines)
+        prints = fingerprints(result.findings, result.lines, result.cells)
         recorded = [  # an internal error is no finding to accept: the next run must try again
             {"code": f.code, "fingerprint": fp, "line": f.line, "message": f.message}
             for f, fp in zip(result.findings, prints) if f.code != INTERNAL_ERROR_CODE
@@ -73,12 +73,12 @@ class BaselineFilter:
         kept = []
         for result in results:
             known = self.known.get(_key(result.path, self.root), set())
-            prints = fingerprints(result.findings, result.lines) if result.findings else []
+            prints = fingerprints(result.findings, result.lines, result.cells) if result.findings else []
             matched = {fp for fp in prints if fp in known}
             self.stale += len(known - matched)
             self.hidden += len(matched)
             new = [f for f, fp in zip(result.findings, prints) if fp not in known]
-            kept.append(FileFindings(result.path, result.lines, new))
+            kept.append(FileFindings(result.path, result.lines, new, result.cells))
         return kept
 
 

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from torchlint import __version__
 from torchlint.rule import Finding, Fix
@@ -35,23 +35,32 @@ class ResultCache:
     def load(self, key: str) -> Optional[List[Finding]]:
         """The findings stored under `key`, unless a module of the project they were computed
         from (an import's summary) has changed since: then the file is linted again."""
+        entry = self.load_entry(key)
+        return entry[0] if entry is not None else None
+
+    def load_entry(self, key: str) -> Optional[Tuple[List[Finding], Dict[str, Any]]]:
+        """The findings and the extra facts (a document's skipped blocks) stored under `key`."""
         try:
             with open(self._path(key), encoding="utf-8") as handle:
                 entry = json.load(handle)
             if any(_digest(path) != digest for path, digest in entry["deps"].items()):
                 return None
-            return [_finding(item) for item in entry["findings"]]
+            return [_finding(item) for item in entry["findings"]], dict(entry.get("extra") or {})
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
-    def store(self, key: str, findings: List[Finding], depends: Optional[Dict[str, str]] = None) -> None:
+    def store(self, key: str, findings: List[Finding], depends: Optional[Dict[str, str]] = None,
+              extra: Optional[Dict[str, Any]] = None) -> None:
         path = self._path(key)
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             self._mark_folder()
             handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+            entry: Dict[str, Any] = {"findings": [_record(f) for f in findings], "deps": depends or {}}
+            if extra:
+                entry["extra"] = extra
             with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump({"findings": [_record(f) for f in findings], "deps": depends or {}}, out)
+                json.dump(entry, out)
             os.replace(temporary, path)
         except OSError:
             pass  # a read-only or full disk makes the cache useless, not the run
@@ -94,13 +103,16 @@ def _record(finding: Finding) -> dict:
     fix = None
     if finding.fix is not None:
         fix = [finding.fix.applicability, finding.fix.message, finding.fix_edits_positions]
-    return {"c": finding.code, "m": finding.message,
-            "p": [finding.line, finding.column, finding.end_line, finding.end_column], "f": fix}
+    record = {"c": finding.code, "m": finding.message,
+              "p": [finding.line, finding.column, finding.end_line, finding.end_column], "f": fix}
+    if finding.cell is not None:
+        record["n"] = finding.cell
+    return record
 
 
 def _finding(item: dict) -> Finding:
     line, column, end_line, end_column = item["p"]
-    finding = Finding(item["c"], item["m"], None, None, line, column, end_line, end_column)
+    finding = Finding(item["c"], item["m"], None, None, line, column, end_line, end_column, cell=item.get("n"))
     if item["f"] is not None:
         applicability, message, edits = item["f"]
         finding.fix = Fix(applicability, message, ())

@@ -15,10 +15,9 @@ from typing import List, NoReturn, Optional, Sequence
 from torchlint import __version__
 from torchlint.config import ConfigError, Overrides, SettingsResolver, load_file_config
 from torchlint.baseline import load_baseline, write_baseline
-from torchlint.report import github, json_format, rule_url, sarif, text
-from torchlint.rule import all_rules, rule_by_code_or_name
-from torchlint.runner import FIX_DIFF, FIX_OFF, FIX_WRITE, RunOptions, run
-from torchlint.sources import iter_python_files
+from torchlint.report import FileFindings, github, json_format, rule_url, sarif, text
+from torchlint.runner import FIX_DIFF, FIX_OFF, FIX_STDOUT, FIX_WRITE, RunOptions, process_file, run
+from torchlint.sources import SourceError, is_excluded, iter_python_files, source_from_bytes
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 CACHE_FOLDER = ".torchlint_cache"
@@ -42,7 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     check = commands.add_parser("check", help="check files (the default command)")
-    check.add_argument("paths", nargs="*", default=["."], help="files or folders (default: .)")
+    check.add_argument("paths", nargs="*", default=["."],
+                       help="files or folders (default: .); - reads the source from standard input")
+    check.add_argument("--stdin-filename", metavar="PATH",
+                       help="the path of the source read from standard input (its settings, ignores and kind)")
     check.add_argument("--fix", action="store_true", help="apply safe fixes")
     check.add_argument("--unsafe-fixes", action="store_true", help="also apply unsafe fixes (with --fix/--diff)")
     check.add_argument("--diff", action="store_true", help="print the fixes as a unified diff, write nothing")
@@ -50,9 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--ignore", type=_comma_list, default=[], help="rules to disable")
     check.add_argument("--extend-select", type=_comma_list, default=[], help="rules to enable on top")
     check.add_argument("--extend-exclude", type=_comma_list, default=[], help="more paths or globs to skip")
+    check.add_argument("--extend-include", type=_comma_list, default=[],
+                       help="more files to check, read as Markdown (globs such as '*.txt')")
     check.add_argument("--force-exclude", action="store_true",
                        help="apply exclusions to files named on the command line too (for pre-commit)")
-    check.add_argument("--output-format", choices=("text", "json", "sarif", "github"), default="text")
+    check.add_argument("--output-format", choices=("text", "concise", "json", "sarif", "github"), default="text")
+    check.add_argument("--show-fixes", action="store_true", help="list the fixes applied, per file and rule")
+    check.add_argument("--show-skipped", action="store_true",
+                       help="list the Markdown code blocks skipped because they are not Python")
     check.add_argument("--statistics", action="store_true",
                        help="count findings per rule (as a JSON list with --output-format json)")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
@@ -104,9 +111,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    overrides = Overrides(args.select, args.ignore, args.extend_select, args.extend_exclude, args.target_torch)
+    overrides = Overrides(args.select, args.ignore, args.extend_select, args.extend_exclude, args.target_torch,
+                          args.extend_include)
     resolver = SettingsResolver(overrides, load_file_config(args.config) if args.config else None)
     here = resolver.for_folder(os.getcwd())  # configuration mistakes surface before any work
+    if "-" in args.paths:
+        return _check_stdin(args, resolver)
+    if args.stdin_filename:
+        raise ConfigError("--stdin-filename needs '-' among the paths")
     for path in args.paths:
         if not os.path.lexists(path):
             raise ConfigError(f"no such file or directory: {path}")
@@ -127,8 +139,10 @@ def _check(args: argparse.Namespace) -> int:
         print(f"torchlint: warning: {message}", file=sys.stderr)
 
     results, fixed, diffs, had_internal_error = [], 0, [], False
+    skipped: List[str] = []
+    applied: List[tuple] = []
     progress = Progress(sys.stderr)
-    paths = iter_python_files(args.paths, resolver.excludes_for, args.force_exclude, warn)
+    paths = iter_python_files(args.paths, resolver.excludes_for, args.force_exclude, warn, resolver.includes_for)
     for outcome in run(paths, resolver, options, jobs):
         progress.tick()
         for message in outcome.messages:
@@ -136,6 +150,8 @@ def _check(args: argparse.Namespace) -> int:
         had_internal_error |= outcome.internal_error
         results.append(outcome.result)
         fixed += outcome.fixed
+        skipped.extend(outcome.skipped)
+        applied.append((outcome.result.path, outcome.fixed_codes))
         if outcome.diff:
             diffs.append(outcome.diff)
     progress.done()
@@ -161,9 +177,16 @@ def _check(args: argparse.Namespace) -> int:
     elif args.output_format in _MACHINE_FORMATS:
         _MACHINE_FORMATS[args.output_format](results, out)
     else:
-        text.render(results, out, args.unsafe_fixes, show_source=not args.no_source)
+        if args.output_format == "concise":
+            text.concise(results, out, args.unsafe_fixes)
+        else:
+            text.render(results, out, args.unsafe_fixes, show_source=not args.no_source)
+        if args.show_skipped:
+            out.writelines(f"{line}\n" for line in skipped)
+        if args.show_fixes:
+            text.fixes(applied, out)
         if results:
-            out.write(text.summary(results, args.unsafe_fixes, fixed) + "\n")
+            out.write(text.summary(results, args.unsafe_fixes, fixed, len(skipped)) + "\n")
         if had_internal_error:
             out.write("Some files could not be checked because of an internal error (TL002 above).\n")
         if baseline is not None and (baseline.hidden or baseline.stale):
@@ -207,8 +230,62 @@ class Progress:
             self.stream.flush()
 
 
+def _check_stdin(args: argparse.Namespace, resolver: SettingsResolver) -> int:
+    """`torchlint check --stdin-filename path/to/file.py -`: an editor's unsaved buffer. The
+    path's settings and per-file ignores apply and findings name it; with --fix, standard output
+    gets the fixed source and nothing else (what is left is reported on standard error)."""
+    if args.paths != ["-"]:
+        raise ConfigError("'-' (standard input) cannot be combined with other paths")
+    if args.diff:
+        raise ConfigError("--diff does not read standard input")
+    path = args.stdin_filename or "-"
+    data = sys.stdin.buffer.read()
+    fixing = args.fix
+    settings = resolver.for_path(path)
+    if args.force_exclude and args.stdin_filename and is_excluded(os.path.abspath(path), settings.excludes,
+                                                                 settings.root):
+        if fixing:
+            sys.stdout.buffer.write(data)
+        return EXIT_CLEAN
+    try:
+        source = source_from_bytes(path, data)
+    except SourceError as error:
+        if fixing:
+            sys.stdout.buffer.write(data)
+        print(f"{path}:1:1: TL001 {error}", file=sys.stderr)
+        return EXIT_FINDINGS
+    cache_dir = None if args.no_cache else (args.cache_dir or os.path.join(settings.root, CACHE_FOLDER))
+    options = RunOptions(FIX_STDOUT if fixing else FIX_OFF, args.unsafe_fixes, cache_dir)
+    outcome = process_file(path, resolver, options, source)
+    for message in outcome.messages:
+        print(f"torchlint: {message}", file=sys.stderr)
+    results: List[FileFindings] = [outcome.result]
+    if fixing:
+        new_text = outcome.fixed_text if outcome.fixed_text is not None else source.text
+        sys.stdout.buffer.write(new_text.encode(source.encoding))
+        sys.stdout.flush()
+        text.concise(results, sys.stderr, args.unsafe_fixes)
+        if args.show_fixes:
+            text.fixes([(path, outcome.fixed_codes)], sys.stderr)
+    elif args.output_format in _MACHINE_FORMATS:
+        _MACHINE_FORMATS[args.output_format](results, sys.stdout)
+    else:
+        if args.output_format == "concise":
+            text.concise(results, sys.stdout, args.unsafe_fixes)
+        else:
+            text.render(results, sys.stdout, args.unsafe_fixes, show_source=not args.no_source)
+        if args.show_skipped:
+            sys.stdout.writelines(f"{line}\n" for line in outcome.skipped)
+        sys.stdout.write(text.summary(results, args.unsafe_fixes, outcome.fixed, len(outcome.skipped)) + "\n")
+    if outcome.internal_error:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if outcome.result.findings and not args.exit_zero else EXIT_CLEAN
+
+
 def _rules(output_format: str) -> int:
-    rules = all_rules()
+    from torchlint.catalog import rule_infos
+
+    rules = rule_infos()
     if output_format == "json":
         json.dump([{"code": r.code, "name": r.name, "fix": r.fix_safety, "summary": r.summary,
                     "url": rule_url(r.code)} for r in rules], sys.stdout, indent=2, ensure_ascii=False)
@@ -233,6 +310,8 @@ def _server() -> int:
 
 
 def _explain(key: str) -> int:
+    from torchlint.rule import rule_by_code_or_name
+
     rule = rule_by_code_or_name(key)
     if rule is None:
         raise ConfigError(f"unknown rule '{key}' (see 'torchlint rules')")

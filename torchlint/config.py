@@ -13,7 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple, Type
 
-from torchlint.rule import LintOptions, Rule, all_rules
+from torchlint.catalog import rule_infos
+from torchlint.rule import LintOptions, Rule
 from torchlint.sources import DEFAULT_EXCLUDES
 
 if sys.version_info >= (3, 11):
@@ -21,7 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-_LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude", "src")
+_LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude", "src", "extend-include")
 KNOWN_KEYS = frozenset(_LIST_KEYS + ("per-file-ignores", "target-torch", "target-torchvision"))
 OLDEST_SUPPORTED_TORCH = (1, 0)
 
@@ -151,7 +152,7 @@ def _suggest(word: str, choices) -> str:
 # ---------------------------------------------------------------------- rule selection
 def resolve_selectors(selectors: Sequence[str], origin: str) -> FrozenSet[str]:
     """Codes matched by selectors: 'ALL', a code ('TL501'), a prefix ('TL5') or a name."""
-    rules = all_rules()
+    rules = rule_infos()
     codes = set()
     for raw in selectors:
         selector = raw.strip()
@@ -180,16 +181,32 @@ class Settings:
     src: Tuple[str, ...] = ()  # extra import roots of the project, relative to `root` (Ruff's `src`)
     target_torch_stated: bool = False  # a setting or the project's torch requirement named the target
     target_torchvision: Optional[Tuple[int, ...]] = None
+    includes: Tuple[str, ...] = ()  # `extend-include`: more files to check, read as Markdown
 
     def rules(self) -> List[Type[Rule]]:
-        return [r for r in all_rules() if r.code in self.enabled and r.applies_to(self.target_torch)]
+        """The rule classes (importing them, and LibCST): only where a file is linted."""
+        from torchlint.rule import all_rules
+
+        codes = set(self.codes())
+        return [r for r in all_rules() if r.code in codes]
+
+    def codes(self) -> List[str]:
+        """The enabled rules that apply to the target torch, from their metadata alone."""
+        return [r.code for r in rule_infos() if r.code in self.enabled and r.applies_to(self.target_torch)]
+
+    def codes_for(self, path: str) -> List[str]:
+        ignored = self.ignored_for(path)
+        return [code for code in self.codes() if code not in ignored]
 
     def cache_key(self, path: str) -> str:
         """What, besides the file's bytes, decides its findings."""
-        codes = ",".join(r.code for r in self.rules_for(path))
+        codes = ",".join(self.codes_for(path))
         vision = ".".join(map(str, self.target_torchvision)) if self.target_torchvision else "-"
         roots = os.pathsep.join(self.src)  # import roots decide what imports resolve to
-        return f"{codes}|{'.'.join(map(str, self.target_torch))}|{int(self.target_torch_stated)}|{vision}|{roots}"
+        from torchlint.documents import document_kind
+
+        kind = document_kind(path, self.includes)  # `extend-include` can make a file Markdown
+        return f"{kind}|{codes}|{'.'.join(map(str, self.target_torch))}|{int(self.target_torch_stated)}|{vision}|{roots}"
 
     def options(self) -> LintOptions:
         return LintOptions(target_torch=self.target_torch, target_torch_stated=self.target_torch_stated,
@@ -223,6 +240,7 @@ def build_settings(
     extend_select: Sequence[str] = (),
     extend_exclude: Sequence[str] = (),
     target_torch: Optional[str] = None,
+    extend_include: Sequence[str] = (),
 ) -> Settings:
     """Configuration first, then the command line on top: a command-line --select starts afresh."""
     values = file_config.values
@@ -230,7 +248,7 @@ def build_settings(
     if "select" in values:
         enabled = set(resolve_selectors(values["select"], f"{where} 'select'"))
     else:
-        enabled = {r.code for r in all_rules()}
+        enabled = {r.code for r in rule_infos()}
     enabled |= resolve_selectors(values.get("extend-select", []), f"{where} 'extend-select'")
     enabled -= resolve_selectors(values.get("ignore", []), f"{where} 'ignore'")
     if select is not None:
@@ -254,8 +272,9 @@ def build_settings(
     src = tuple(os.path.join(file_config.root, folder) for folder in values.get("src", []))
     stated = target_torch is not None or "target-torch" in values or bool(file_config.project_torch)
     vision = parse_version(values["target-torchvision"]) if "target-torchvision" in values else None
+    includes = tuple(values.get("extend-include", [])) + tuple(extend_include)
     return Settings(frozenset(enabled), excludes, per_file, file_config.root, target, src,
-                    target_torch_stated=stated, target_torchvision=vision)
+                    target_torch_stated=stated, target_torchvision=vision, includes=includes)
 
 
 @dataclass(frozen=True)
@@ -267,6 +286,7 @@ class Overrides:
     extend_select: Sequence[str] = ()
     extend_exclude: Sequence[str] = ()
     target_torch: Optional[str] = None
+    extend_include: Sequence[str] = ()
 
 
 class SettingsResolver:
@@ -296,10 +316,15 @@ class SettingsResolver:
             settings = self._by_config.get(key)
             if settings is None:
                 o = self.overrides
-                settings = build_settings(config, o.select, o.ignore, o.extend_select, o.extend_exclude, o.target_torch)
+                settings = build_settings(config, o.select, o.ignore, o.extend_select, o.extend_exclude, o.target_torch,
+                                          o.extend_include)
                 self._by_config[key] = settings
             known = self._by_folder[folder] = (settings, config.path)
         return known
+
+    def includes_for(self, folder: str) -> Tuple[str, ...]:
+        """The `extend-include` patterns that apply in `folder`."""
+        return self._resolve(os.path.abspath(folder))[0].includes
 
     def excludes_for(self, folder: str) -> Tuple[List[str], str]:
         """The exclusion patterns that apply in `folder` and the folder they are relative to

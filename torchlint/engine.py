@@ -43,6 +43,7 @@ class FixResult:
     findings: List[Finding]  # what remains after fixing
     fixed: int = 0  # number of findings fixed
     failed: List[str] = field(default_factory=list)  # fixes dropped because the result did not parse
+    fixed_codes: Dict[str, int] = field(default_factory=dict)  # code -> fixes applied (--show-fixes)
 
 
 # Fields that hold only whitespace, punctuation or operator tokens: no rule looks at them.
@@ -358,6 +359,7 @@ def fix_text(text: str, rules: Sequence[Type[Rule]], unsafe: bool = False,
     """Apply every applicable fix, re-lint, repeat until nothing changes (bounded)."""
     fixed = 0
     failed: List[str] = []
+    fixed_codes: Dict[str, int] = {}
     skip: Set[Tuple[str, str]] = set()  # (code, source line) of fixes whose output did not parse
     result = lint_text(text, rules, options=options, context=context)
     for _ in range(MAX_FIX_ROUNDS):
@@ -371,27 +373,29 @@ def fix_text(text: str, rules: Sequence[Type[Rule]], unsafe: bool = False,
         applied, new_text, new_module = _apply_parsing(result.module, candidates, lines, skip, failed)
         if not applied or new_text == text:
             break
-        fixed += applied
+        fixed += len(applied)
+        for code in applied:
+            fixed_codes[code] = fixed_codes.get(code, 0) + 1
         text = new_text
         result = lint_text(text, rules, new_module, options=options, context=context)
-    return FixResult(text, result.findings, fixed, failed)
+    return FixResult(text, result.findings, fixed, failed, fixed_codes)
 
 
 def _apply_parsing(module, candidates, lines, skip, failed):
     """Apply all candidates at once; if the result does not parse, keep the ones that do alone.
 
-    Returns (fixes applied, new text, its parsed module): the parse that checks the result is the
-    one the next round lints, so each round parses once."""
+    Returns (the codes of the fixes applied, new text, its parsed module): the parse that checks
+    the result is the one the next round lints, so each round parses once."""
     attempt = apply_findings(module, candidates)
     if attempt is not None:
-        return (len(candidates),) + attempt
+        return ([f.code for f in candidates],) + attempt
     for finding in candidates:
         alone = apply_findings(module, [finding])
         if alone is not None:
-            return (1,) + alone
+            return ([finding.code],) + alone
         skip.add((finding.code, _line(lines, finding.line)))
         failed.append(f"{finding.line}:{finding.column}: {finding.code} fix dropped: its result does not parse")
-    return 0, module.code, module
+    return [], module.code, module
 
 
 def apply_findings(module: cst.Module, findings: Sequence[Finding]) -> Optional[Tuple[str, cst.Module]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from typing import List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from torchlint.rule import Finding
 
@@ -18,12 +18,15 @@ def normalized_line(lines: Sequence[str], number: int) -> str:
     return " ".join(text.split())
 
 
-def fingerprints(findings: List[Finding], lines: Sequence[str]) -> List[str]:
-    """One fingerprint per finding, in order (findings must be sorted by position)."""
+def fingerprints(findings: List[Finding], lines: Sequence[str],
+                 cells: Optional[Dict[int, List[str]]] = None) -> List[str]:
+    """One fingerprint per finding, in order (findings must be sorted by position). A notebook
+    finding's line is its cell's (`cells`); the cell's number is left out, as line numbers are."""
     seen: Counter = Counter()
     result = []
     for finding in findings:
-        key = (finding.code, normalized_line(lines, finding.line))
+        source = (cells or {}).get(finding.cell, []) if finding.cell is not None else lines
+        key = (finding.code, normalized_line(source, finding.line))
         occurrence = seen[key]
         seen[key] += 1
         digest = hashlib.sha256(f"{key[0]}\0{key[1]}\0{occurrence}".encode("utf-8")).hexdigest()

@@ -11,10 +11,12 @@ import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Dict, List, Optional, Sequence, Tuple, Type
 
-import libcst as cst
-
 if TYPE_CHECKING:  # pragma: no cover
+    import libcst as cst
+
     from torchlint.analysis import ModuleAnalysis
+# LibCST is imported only where a rule runs: findings and metadata are read from the result cache
+# without it (a run the cache answers never imports LibCST).
 
 SAFE = "safe"
 UNSAFE = "unsafe"
@@ -49,6 +51,7 @@ class Finding:
     end_line: int = 1
     end_column: int = 1
     fix_edits_positions: List[Tuple[int, int, int, int, str]] = field(default_factory=list)
+    cell: Optional[int] = None  # the notebook cell the position is in (rows count from the cell's first)
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,8 @@ class Rule:
         """Map 'visit_Call' style method names to node class names, computed once per class."""
         cached = cls.__dict__.get("_handler_cache")
         if cached is None:
+            import libcst as cst
+
             cached = {"visit": [], "leave": []}
             for attr in dir(cls):
                 for kind in ("visit", "leave"):

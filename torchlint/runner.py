@@ -8,16 +8,18 @@ import concurrent.futures.process
 import difflib
 import itertools
 from dataclasses import dataclass, field
-from typing import Deque, Iterable, Iterator, List, Optional
+from typing import Deque, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from torchlint.cache import ResultCache
 from torchlint.config import Settings
+from torchlint.documents import NOTEBOOK, PYTHON, document_kind
 from torchlint.report import FileFindings
 from torchlint.guard import with_deep_stack
 from torchlint.rule import Finding
 from torchlint.sources import SourceError, SourceFile, read_source, write_source
 
-FIX_OFF, FIX_WRITE, FIX_DIFF = "off", "write", "diff"
+FIX_OFF, FIX_WRITE, FIX_DIFF, FIX_STDOUT = "off", "write", "diff", "stdout"
+SYNTAX_ERROR_CODE = "TL001"
 
 
 @dataclass
@@ -27,6 +29,9 @@ class FileOutcome:
     diff: str = ""
     messages: List[str] = field(default_factory=list)  # one-line problems for stderr
     internal_error: bool = False
+    skipped: List[str] = field(default_factory=list)  # "path:line: why": a document's blocks not linted
+    fixed_codes: Dict[str, int] = field(default_factory=dict)  # code -> fixes applied
+    fixed_text: Optional[str] = None  # FIX_STDOUT: the whole fixed source
 
 
 @dataclass(frozen=True)
@@ -36,30 +41,40 @@ class RunOptions:
     cache_dir: Optional[str] = None  # None: no cache
 
 
-def process_file(path: str, settings: Settings, options: RunOptions = RunOptions()) -> FileOutcome:
-    """Lint or fix one file. Never raises: problems become findings or messages."""
-    # Imported here: a run answered from the cache never loads the engine (nor LibCST).
-    from torchlint.engine import read_error_finding
-
+def process_file(path: str, settings: Settings, options: RunOptions = RunOptions(),
+                 source: Optional[SourceFile] = None) -> FileOutcome:
+    """Lint or fix one file (`source`: its text when it does not come from the disk, as from
+    an editor's standard input). Never raises: problems become findings or messages."""
     settings = settings.for_path(path)
-    rules = settings.rules_for(path)
-    try:
-        source = read_source(path)
-    except SourceError as error:
-        findings = [read_error_finding(str(error))] if any(r.code == "TL001" for r in rules) else []
-        return FileOutcome(FileFindings(path, [], findings))
+    codes = settings.codes_for(path)
+    if source is None:
+        try:
+            source = read_source(path)
+        except SourceError as error:
+            return FileOutcome(FileFindings(path, [], _read_error(str(error), codes)))
     cache = ResultCache(options.cache_dir) if options.cache_dir else None
     key = cache.key(source.digest, settings.cache_key(path)) if cache else ""
+    if cache and options.fix_mode == FIX_OFF:  # answered here, the engine and LibCST are never imported
+        entry = cache.load_entry(key)
+        if entry is not None:
+            findings, extra = entry
+            return _outcome(path, source.text, findings, document_kind(path, settings.includes),
+                            list(extra.get("skipped", [])))
     try:  # on a thread with a deep stack: deeply nested code must not overflow the C stack
-        return with_deep_stack(lambda: _lint_or_fix(path, source, settings, options, rules, cache, key))
+        return with_deep_stack(lambda: _lint_or_fix(path, source, settings, options, cache, key))
     except (RecursionError, MemoryError) as error:  # still too deep or too large: one finding
         from torchlint.engine import TOO_COMPLEX_CODE
 
         message = f"file not checked: {type(error).__name__} while checking it"
-        findings = [Finding(TOO_COMPLEX_CODE, message)] if any(r.code == TOO_COMPLEX_CODE for r in rules) else []
+        findings = [Finding(TOO_COMPLEX_CODE, message)] if TOO_COMPLEX_CODE in codes else []
         return FileOutcome(FileFindings(path, [], findings))
     except Exception as error:  # a bug in torchlint must not stop the run or touch the file
         return internal_error_outcome(path, f"{type(error).__name__}: {error}")
+
+
+def _read_error(message: str, codes: List[str]) -> List[Finding]:
+    """A file that cannot be read or decoded: one TL001 at its start (when TL001 is on)."""
+    return [Finding(SYNTAX_ERROR_CODE, message)] if SYNTAX_ERROR_CODE in codes else []
 
 
 def internal_error_outcome(path: str, message: str) -> FileOutcome:
@@ -69,27 +84,71 @@ def internal_error_outcome(path: str, message: str) -> FileOutcome:
     return FileOutcome(FileFindings(path, [], [internal_error_finding(message)]), internal_error=True)
 
 
-def _lint_or_fix(path: str, source: SourceFile, settings: Settings, options: RunOptions, rules,
+def _outcome(path: str, text: str, findings: List[Finding], kind: str, skipped: List[str]) -> FileOutcome:
+    lines, cells = _lines_if(findings, text, kind)
+    return FileOutcome(FileFindings(path, lines, findings, cells), skipped=skipped)
+
+
+def _lint_or_fix(path: str, source: SourceFile, settings: Settings, options: RunOptions,
                  cache: Optional[ResultCache], key: str) -> FileOutcome:
     from torchlint.engine import fix_text, lint_text
 
+    rules = settings.rules_for(path)
+    kind = document_kind(path, settings.includes)
+    if kind != PYTHON:
+        return _document(path, source, kind, settings, options, rules, cache, key)
     if options.fix_mode == FIX_OFF:
-        findings = cache.load(key) if cache else None
-        if findings is None:
-            context = import_context(path, settings, options.cache_dir)
-            findings = lint_text(source.text, rules, options=settings.options(), context=context).findings
-            if cache:
-                cache.store(key, findings, context.consumed)
-        return FileOutcome(FileFindings(path, _lines_if(findings, source.text), findings))
+        context = import_context(path, settings, options.cache_dir)
+        findings = lint_text(source.text, rules, options=settings.options(), context=context).findings
+        if cache:
+            cache.store(key, findings, context.consumed)
+        return _outcome(path, source.text, findings, kind, [])
     context = import_context(path, settings, options.cache_dir)
     result = fix_text(source.text, rules, options.unsafe, settings.options(), context)
-    outcome = FileOutcome(FileFindings(path, _lines_if(result.findings, result.text), result.findings), result.fixed)
+    outcome = FileOutcome(FileFindings(path, _lines_if(result.findings, result.text, kind)[0], result.findings),
+                          result.fixed, fixed_codes=dict(result.fixed_codes))
     outcome.messages.extend(f"{path}:{line}" for line in result.failed)
-    if result.text != source.text:
+    _deliver(outcome, source, result.text, options)
+    return outcome
+
+
+def _deliver(outcome: FileOutcome, source: SourceFile, new_text: str, options: RunOptions) -> None:
+    """The fixed text where the fix mode sends it: the file, a diff, or standard output."""
+    if options.fix_mode == FIX_STDOUT:
+        outcome.fixed_text = new_text
+    elif new_text != source.text:
         if options.fix_mode == FIX_WRITE:
-            write_source(source, result.text)
+            write_source(source, new_text)
         else:
-            outcome.diff = unified_diff(path, source.text, result.text)
+            outcome.diff = unified_diff(source.path, source.text, new_text)
+
+
+def _document(path: str, source: SourceFile, kind: str, settings: Settings, options: RunOptions, rules,
+              cache: Optional[ResultCache], key: str) -> FileOutcome:
+    """A notebook or Markdown file: its code units linted as one module (torchlint.documents)."""
+    from torchlint.documents import DocumentError, load_document
+    from torchlint.documents.check import fix_document, lint_document
+
+    codes = [r.code for r in rules]
+    try:
+        document = load_document(path, source.text, settings.includes)
+    except DocumentError as error:
+        return FileOutcome(FileFindings(path, [], _read_error(str(error), codes)))
+    assert document is not None
+    skipped = [f"{path}:{unit.first_line - 1}: {unit.label} skipped: {unit.skipped}" for unit in document.skipped()]
+    context = import_context(path, settings, options.cache_dir)
+    if options.fix_mode == FIX_OFF:
+        findings = lint_document(document, rules, settings.options(), context)
+        if cache:
+            cache.store(key, findings, context.consumed, {"skipped": skipped} if skipped else None)
+        return _outcome(path, source.text, findings, kind, skipped)
+    result = fix_document(document, rules, options.unsafe, settings.options(), context)
+    new_text = result.text if result.text is not None else source.text
+    lines, cells = _lines_if(result.findings, new_text, kind)
+    outcome = FileOutcome(FileFindings(path, lines, result.findings, cells), result.fixed, skipped=skipped,
+                          fixed_codes=result.fixed_codes)
+    outcome.messages.extend(f"{path}: {message}" for message in result.failed)
+    _deliver(outcome, source, new_text, options)
     return outcome
 
 
@@ -101,9 +160,16 @@ def import_context(path: str, settings: Settings, cache_dir: Optional[str] = Non
     return ImportContext.create(project_for(path, settings.src, cache_dir), path)
 
 
-def _lines_if(findings, text: str) -> List[str]:
-    """Keep a file's lines only when there is something to show from them (memory stays flat)."""
-    return text.splitlines() if findings else []
+def _lines_if(findings, text: str, kind: str = PYTHON) -> Tuple[List[str], Dict[int, List[str]]]:
+    """Keep a file's lines (a notebook's: each cell's) only when there is something to show
+    from them (memory stays flat)."""
+    if not findings:
+        return [], {}
+    if kind == NOTEBOOK:
+        from torchlint.documents.notebook import cell_lines
+
+        return [], cell_lines(text)
+    return text.splitlines(), {}
 
 
 def _process_batch(tasks) -> List[FileOutcome]:

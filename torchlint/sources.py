@@ -44,6 +44,11 @@ def read_source(path: str) -> SourceFile:
             data = handle.read()
     except OSError as error:
         raise SourceError(f"cannot read file: {error.strerror or error}") from None
+    return source_from_bytes(path, data)
+
+
+def source_from_bytes(path: str, data: bytes) -> SourceFile:
+    """Decode bytes read from `path` (or from standard input for it) as Python would."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as error:
@@ -91,6 +96,21 @@ def is_excluded(path: str, patterns: Sequence[str], root: str = "") -> bool:
 
 
 Excludes = Union[Sequence[str], Callable[[str], Tuple[Sequence[str], str]]]
+Includes = Union[Sequence[str], Callable[[str], Sequence[str]]]
+# Files a folder walk checks: Python, notebooks and Markdown (see torchlint.documents).
+CHECKED_SUFFIXES = (".py", ".ipynb", ".md", ".markdown", ".qmd")
+
+
+def is_checked(name: str, folder: str, includes: Includes) -> bool:
+    """A file a folder walk checks: by its suffix, or matched by an `extend-include` pattern."""
+    if name.lower().endswith(CHECKED_SUFFIXES) and not name.lower().endswith(".pyi"):
+        return True
+    patterns = includes(folder) if callable(includes) else includes
+    if not patterns:
+        return False
+    from torchlint.documents import matches_include
+
+    return matches_include(os.path.join(folder, name), patterns)
 
 
 def _patterns(excludes: Excludes, folder: str, walk_root: str) -> Tuple[Sequence[str], str]:
@@ -120,8 +140,8 @@ def _warn_and_skip(path: str) -> Optional[str]:
 
 
 def iter_python_files(paths: Iterable[str], excludes: Excludes, force_exclude: bool = False,
-                      warn: Optional[Callable[[str], None]] = None) -> Iterator[str]:
-    """Python files under `paths`, sorted within each folder, each real file once (a file and a
+                      warn: Optional[Callable[[str], None]] = None, includes: Includes = ()) -> Iterator[str]:
+    """Python files, notebooks and Markdown files (and those `includes` matches) under `paths`, sorted within each folder, each real file once (a file and a
     link to it are one file, reported under the first name met). Files named explicitly are
     checked even when excluded, unless `force_exclude` (pre-commit names every changed file).
     `excludes` is a list of patterns or, per folder, (patterns, their root) from its settings.
@@ -153,7 +173,7 @@ def iter_python_files(paths: Iterable[str], excludes: Excludes, force_exclude: b
             dirs[:] = sorted(d for d in dirs if not is_excluded(os.path.join(folder, d), patterns, base))
             for name in sorted(files):
                 path = os.path.join(folder, name)
-                if name.endswith(".py") and not is_excluded(path, patterns, base):
+                if is_checked(name, folder, includes) and not is_excluded(path, patterns, base):
                     found = True
                     if first_time(path):
                         yield path

@@ -24,7 +24,8 @@ def _finding(path: str, finding: Finding) -> dict:
                 for line, column, end_line, end_column, content in finding.fix_edits_positions
             ],
         }
-    return {
+    item = {
+        "cell": finding.cell,
         "code": finding.code,
         "message": finding.message,
         "filename": path,
@@ -34,6 +35,7 @@ def _finding(path: str, finding: Finding) -> dict:
         "noqa_row": finding.line,
         "url": rule_url(finding.code),
     }
+    return item
 
 
 def render(results: List[FileFindings], out: TextIO) -> None:

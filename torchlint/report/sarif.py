@@ -11,7 +11,7 @@ from typing import List, TextIO
 from torchlint import __version__
 from torchlint.fingerprint import fingerprints
 from torchlint.report import FileFindings, RULES_URL, rule_url
-from torchlint.rule import all_rules
+from torchlint.catalog import rule_infos
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -43,26 +43,28 @@ def _uri(path: str) -> str:
 
 
 def render(results: List[FileFindings], out: TextIO) -> None:
-    rules = list(all_rules())
+    rules = list(rule_infos())
     index = {rule.code: i for i, rule in enumerate(rules)}
     levels = {rule.code: rule.level for rule in rules}
     sarif_results = []
     for result in results:
-        prints = fingerprints(result.findings, result.lines) if result.findings else []
+        prints = fingerprints(result.findings, result.lines, result.cells) if result.findings else []
         for finding, fingerprint in zip(result.findings, prints):
             region = {"startLine": finding.line, "startColumn": finding.column,
                       "endLine": max(finding.end_line, finding.line), "endColumn": finding.end_column}
             if (region["endLine"], region["endColumn"]) <= (finding.line, finding.column):
                 del region["endLine"], region["endColumn"]
+            physical = {"artifactLocation": {"uri": _uri(result.path), "uriBaseId": "%SRCROOT%"}, "region": region}
+            message = finding.message
+            if finding.cell is not None:  # rows count in the cell, not in the notebook's JSON: no region
+                del physical["region"]
+                message = f"cell {finding.cell}:{finding.line}:{finding.column}: {message}"
             sarif_results.append({
                 "ruleId": finding.code,
                 "ruleIndex": index[finding.code],
                 "level": levels[finding.code],
-                "message": {"text": finding.message},
-                "locations": [{"physicalLocation": {
-                    "artifactLocation": {"uri": _uri(result.path), "uriBaseId": "%SRCROOT%"},
-                    "region": region,
-                }}],
+                "message": {"text": message},
+                "locations": [{"physicalLocation": physical}],
                 "partialFingerprints": {"torchlint/v1": fingerprint},
             })
     document = {

@@ -1,0 +1,110 @@
+"""Markdown: Python fences (found by a CommonMark parser) are one module, positions are the
+file's, prose in a python fence is skipped and counted, --fix touches only fence contents."""
+
+import json
+from pathlib import Path
+
+from torchlint.documents.markdown import MarkdownDocument, fence_language
+
+NOTES = Path(__file__).parent / "data" / "notes"
+
+DOC = """# Notes
+
+```python
+import torch
+```
+
+Some prose with `torch.load(p)` inline: not code.
+
+```
+torch.load("untagged.pt")
+```
+
+1. In a list:
+
+   ~~~~pyhton
+   state = torch.load("in-list.pt")
+   ~~~~
+
+> ```py
+> torch.load("quoted.pt")
+> ```
+
+```python
+This is prose someone put in a python fence.
+```
+
+```pycon
+>>> w = torch.load("console.pt")
+>>> w
+tensor([1.])
+```
+"""
+
+
+def test_fence_languages():
+    assert [fence_language(i) for i in ("python", "{python}", "{.python}", "py title=x", "pycon", "")] == [
+        "python", "python", "python", "py", "pycon", ""]
+
+
+def test_blocks_are_one_module_positions_are_the_files(write, cli):
+    path = write("notes.md", DOC)
+    result = cli("check", "--no-cache", "--output-format", "json", path, cwd=path.parent)
+    items = json.loads(result.out)
+    assert [(i["code"], i["location"]["row"], i["location"]["column"]) for i in items] == [
+        ("TL502", 16, 12), ("TL502", 20, 3), ("TL502", 28, 9)]
+    assert all(i["cell"] is None for i in items)
+
+
+def test_skipped_blocks_are_counted_and_listed(write, cli):
+    path = write("notes.md", DOC)
+    result = cli("check", "--no-cache", "--no-source", path, cwd=path.parent)
+    assert "1 code block skipped" in result.out
+    listed = cli("check", "--no-cache", "--no-source", "--show-skipped", path, cwd=path.parent)
+    assert "notes.md:23: block at line 23 skipped: not Python" in listed.out
+
+
+def test_fix_rewrites_only_inside_fences(write, cli):
+    path = write("notes.md", DOC.replace("\n", "\r\n"))
+    cli("check", "--no-cache", "--fix", path, cwd=path.parent)
+    expected = (DOC.replace('torch.load("in-list.pt")', 'torch.load("in-list.pt", weights_only=True)')
+                .replace('torch.load("quoted.pt")', 'torch.load("quoted.pt", weights_only=True)')
+                .replace('torch.load("console.pt")', 'torch.load("console.pt", weights_only=True)'))
+    assert path.read_bytes() == expected.replace("\n", "\r\n").encode()
+
+
+def test_extend_include_reads_other_files_as_markdown(write, cli):
+    path = write("docs/notes.txt", DOC)
+    assert cli("check", "--no-cache", "docs", cwd=path.parent.parent).code == 0  # not checked by default
+    result = cli("check", "--no-cache", "--extend-include", "*.txt", "docs", cwd=path.parent.parent)
+    assert result.out.count("TL502") == 3
+
+
+def test_an_inserted_line_takes_the_fence_indentation():
+    document = MarkdownDocument.parse("- item\n\n  ```python\n  a = 1\n  ```\n")
+    assert document.rewrite({0: "import torch\na = 1\n"}) == "- item\n\n  ```python\n  import torch\n  a = 1\n  ```\n"
+
+
+# The user's notes (shared/notes, copied as Markdown): every finding is a pitfall the note contains.
+EXPECTED_NOTES = {
+    ("000_01115ece68752489.md", 75, "TL609"),   # torch.meshgrid(a,b) without indexing=
+    ("000_01115ece68752489.md", 139, "TL601"),  # torch.cdis: no such function (torch.cdist)
+    ("000_01115ece68752489.md", 175, "TL601"),  # torch.expand: a method, not a function
+    ("000_01115ece68752489.md", 190, "TL602"),  # torch.normal(..., require_grad=True)
+    ("000_01115ece68752489.md", 460, "TL605"),  # resnet50(pretrained=True)
+    ("000_01115ece68752489.md", 485, "TL605"),  # resnet50(pretrained=False)
+    ("001_1ec1fa1615554f5f.md", 865, "TL604"),  # masked_fill_(mask.byte(), ...)
+    ("001_1ec1fa1615554f5f.md", 1359, "TL603"),  # torch.cuda.FloatTensor(std.size())
+    ("001_1ec1fa1615554f5f.md", 1361, "TL603"),  # torch.FloatTensor(std.size())
+    ("001_1ec1fa1615554f5f.md", 1634, "TL604"),  # dtype=np.float
+    ("001_1ec1fa1615554f5f.md", 1877, "TL605"),  # resnet18(pretrained=use_pretrained)
+    ("001_1ec1fa1615554f5f.md", 1887, "TL605"),
+    ("001_1ec1fa1615554f5f.md", 1890, "TL605"),
+    ("004_c0021e8cc0c6f331.md", 21, "TL601"),  # torch.cuda.is_avaliable()
+}
+
+
+def test_the_users_notes(cli):
+    result = cli("check", "--no-cache", "--output-format", "json", NOTES, cwd=NOTES)
+    found = {(Path(i["filename"]).name, i["location"]["row"], i["code"]) for i in json.loads(result.out)}
+    assert found == EXPECTED_NOTES

@@ -1,0 +1,98 @@
+"""IPython syntax in notebook cells and `ipython` blocks, masked by Python of the same length.
+
+`%time`, `%%capture`, `!pip install`, `x = !ls`, `?obj` and `obj?` are not Python. Each is replaced
+by valid Python of exactly the same length (a comment, `if 1:` before the statement a line magic
+runs, `...` for the value of `x = !ls`), so the cell parses and every position in it stays where
+it is. Masking is tried only when the code does not parse as it is.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Dict, Optional, Tuple
+
+# Cell magics whose body is Python; any other cell magic (%%bash, %%writefile, ...) is not.
+PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "memit", "mprun", "lprun"})
+# Line magics whose argument is a Python statement: `%time y = model(x)`.
+STATEMENT_LINE_MAGICS = frozenset({"time", "timeit", "prun", "memit", "debug"})
+_ASSIGNED_MAGIC = re.compile(r"^(\s*[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*)([!%].*)$")
+_HELP = re.compile(r"^(\?{1,2}[\w.*]+|[\w.*]+\?{1,2})$")  # ?obj, obj?, obj??
+_LINE_MAGIC = re.compile(r"^(\s*)%(\w+)(\s+)(?=[^\s-])")
+FLAGS = ast.PyCF_ONLY_AST | getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)  # notebooks await at top level
+
+Restores = Dict[int, Tuple[str, str]]  # code line index -> (masked prefix, original prefix)
+
+
+def syntax_error(code: str) -> Optional[SyntaxError]:
+    try:
+        compile(code, "<cell>", "exec", flags=FLAGS, dont_inherit=True)
+    except SyntaxError as error:
+        return error
+    except (ValueError, RecursionError, MemoryError) as error:
+        return SyntaxError(str(error))
+    return None
+
+
+def mask(code: str) -> Tuple[str, Restores]:
+    """`code` with its IPython syntax masked, and the line prefixes to restore after a fix."""
+    if "%" not in code and "!" not in code and "?" not in code:
+        return code, {}
+    if syntax_error(code) is None:
+        return code, {}
+    lines = code.splitlines(keepends=True)
+    first = lines[0].lstrip() if lines else ""
+    if first.startswith("%%"):
+        name = re.match(r"%%(\w*)", first).group(1)  # type: ignore[union-attr]
+        lines[0] = _comment(lines[0])
+        if name not in PYTHON_CELL_MAGICS:  # %%bash, %%writefile: the whole cell is not Python
+            return "".join(_comment(line) for line in lines), {}
+        start = 1
+    else:
+        start = 0
+    with_statements, restores = list(lines), {}
+    comments_only = list(lines)
+    for index in range(start, len(lines)):
+        line = lines[index]
+        stripped = line.strip()
+        if not stripped:
+            continue
+        assigned = _ASSIGNED_MAGIC.match(line.rstrip("\r\n"))
+        if assigned:  # x = !ls, files = %sx ls
+            value = assigned.group(2)
+            placeholder = ("..." if len(value) >= 3 else "0").ljust(len(value))
+            masked = assigned.group(1) + placeholder + line[len(line.rstrip("\r\n")):]
+            with_statements[index] = comments_only[index] = masked
+            continue
+        if stripped[0] in "%!" or _HELP.match(stripped):
+            comments_only[index] = with_statements[index] = _comment(line)
+            magic = _LINE_MAGIC.match(line)
+            if magic and magic.group(2) in STATEMENT_LINE_MAGICS:
+                prefix = magic.group(0)
+                indent = magic.group(1)
+                body = prefix[len(indent):]
+                if len(body) >= 6:  # "%time " -> "if 1: ": the statement is still linted
+                    replacement = indent + "if 1:".ljust(len(body))
+                    with_statements[index] = replacement + line[len(prefix):]
+                    restores[index] = (replacement, prefix)
+    masked = "".join(with_statements)
+    if restores and syntax_error(masked) is not None:
+        return "".join(comments_only), {}
+    return masked, restores
+
+
+def _comment(line: str) -> str:
+    """The line as a comment of the same length: its first visible character becomes '#'."""
+    stripped = line.lstrip()
+    if not stripped.strip():
+        return line
+    at = len(line) - len(stripped)
+    return line[:at] + "#" + line[at + 1:]
+
+
+def unmask_line(line: str, restores: Restores, near: int) -> str:
+    """A line a fix changed: its masked prefix back to the magic it stood for."""
+    restore = restores.get(near)
+    if restore is not None and line.startswith(restore[0]):
+        return restore[1] + line[len(restore[0]):]
+    return line

@@ -1,0 +1,124 @@
+"""Markdown (and Quarto) files: the Python fences, in order, are one module.
+
+Fences are found by a CommonMark parser (markdown-it-py), so fences in lists and block quotes,
+tilde fences and longer fences are found where a renderer finds them, and nothing that only
+looks like a fence is. A fence counts when its info string names Python (`python`, `py`,
+`python3`, `ipython`, `pycon`, Quarto's `{python}`, and the misspellings met in real notes);
+untagged fences and other languages do not. A block that does not parse as Python (prose or
+pseudo-code in a `python` fence is common) is skipped, not reported.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, List, Optional
+
+from torchlint.documents import MARKDOWN, Document, Unit
+from torchlint.documents.magics import mask, syntax_error
+
+PYTHON_TAGS = frozenset({
+    "python", "py", "python3", "py3", "ipython", "ipython3", "pycon", "python-repl",
+    "pyhton", "pyrhon", "pytho", "pyton", "pthon",  # misspellings found in the user's notes and elsewhere
+})
+CONSOLE_TAGS = frozenset({"pycon", "python-repl"})
+_PROMPT = re.compile(r"^(>>> ?|\.\.\. ?)")
+
+
+def fence_language(info: str) -> str:
+    """The language an info string names: "python", "{python}", "{.python}", "python title=x"."""
+    word = info.strip().split(None, 1)[0] if info.strip() else ""
+    return word.strip("{}").lstrip(".").split(",")[0].lower()
+
+
+class MarkdownDocument(Document):
+    kind = MARKDOWN
+
+    def __init__(self, text: str, units: List[Unit], spans: List[range]) -> None:
+        self.text = text
+        self.units = units
+        self._spans = spans  # unit index -> the document lines (0-based) of its code
+
+    @classmethod
+    def parse(cls, text: str) -> "MarkdownDocument":
+        from markdown_it import MarkdownIt
+
+        lines = text.splitlines()
+        units: List[Unit] = []
+        spans: List[range] = []
+        for token in MarkdownIt("commonmark").parse(text):
+            if token.type != "fence" or token.map is None:
+                continue
+            language = fence_language(token.info)
+            if language not in PYTHON_TAGS:
+                continue
+            content = token.content.splitlines()
+            start = token.map[0] + 1  # the first content line, 0-based
+            span = range(start, min(start + len(content), len(lines)))
+            unit = _unit(lines, content, span, language, fence_prefix(lines[token.map[0]]))
+            units.append(unit)
+            spans.append(span)
+        return cls(text, units, spans)
+
+    def rewrite(self, new_codes: Dict[int, str]) -> str:
+        lines = self.text.splitlines(keepends=True)
+        default_end = _line_end(lines[0]) if lines else "\n"
+        for unit_index in sorted(new_codes, reverse=True):  # from the end: earlier spans stay valid
+            span = self._spans[unit_index]
+            old = lines[span.start:span.stop]
+            ends = [_line_end(line) for line in old] or [default_end]
+            new = self.units[unit_index].rewritten(new_codes[unit_index])
+            by_text = {line.rstrip("\r\n"): _line_end(line) for line in old}
+            lines[span.start:span.stop] = [line + by_text.get(line, ends[0] or default_end) for line in new]
+        return "".join(lines)
+
+
+def fence_prefix(opening: str) -> str:
+    """What precedes the fence's backticks or tildes: list indentation, `> ` of a quote."""
+    match = re.match(r"^(.*?)(`{3,}|~{3,})", opening)
+    return match.group(1) if match else ""
+
+
+def _line_end(line: str) -> str:
+    return line[len(line.rstrip("\r\n")):]
+
+
+def _unit(lines: List[str], content: List[str], span: range, language: str, prefix: str) -> Unit:
+    label = f"block at line {span.start}"  # the opening fence's line, 1-based
+    originals = [lines[i] for i in span]
+    code_lines: List[str] = []
+    columns: List[int] = []
+    console = language in CONSOLE_TAGS or any(line.startswith(">>>") for line in content[:1])
+    for document_line, line in zip(originals, content):
+        offset = len(document_line) - len(line)
+        if line and not document_line.endswith(line):  # tabs expanded by the parser: no safe map
+            return Unit(label, "", originals, [], span.start + 1, skipped="its indentation uses tabs")
+        if console:
+            prompt = _PROMPT.match(line)
+            if prompt is None:  # the interpreter's output
+                code_lines.append("")
+                columns.append(0)
+                continue
+            offset += prompt.end()
+            line = line[prompt.end():]
+        code_lines.append(line)
+        columns.append(max(offset, 0))
+    code = "\n".join(code_lines) + "\n" if code_lines else ""
+    code, restores = mask(code) if language.startswith("ipython") or "%" in code or "!" in code else (code, {})
+    unit = Unit(label, code, originals, columns, span.start + 1,
+                render=lambda line, near: _render(line, near, prefix, console, restores))
+    error = syntax_error(code) if code.strip() else None
+    if error is not None:
+        where = f" (line {span.start + (error.lineno or 1)})" if error.lineno else ""
+        unit.skipped = f"not Python: {str(error.msg or 'syntax error').splitlines()[0]}{where}"
+    elif not code.strip():
+        unit.skipped = "empty"
+    return unit
+
+
+def _render(line: str, near: int, prefix: str, console: bool, restores) -> str:
+    from torchlint.documents.magics import unmask_line
+
+    line = unmask_line(line, restores, near)
+    if console:
+        line = ("... " if line[:1].isspace() else ">>> ") + line
+    return (prefix + line) if line else prefix.rstrip()
