@@ -153,7 +153,8 @@ def evaluation(source: str, call_code: str = "model(x)"):
 @pytest.mark.parametrize("body, use", [
     ("return model(x)", "returned"),
     ("return model(x).argmax(1)", "returned"),
-    ("loss = nn.functional.cross_entropy(model(x), y)", "passed to `nn.functional.cross_entropy`"),
+    ("loss = nn.functional.cross_entropy(model(x), y)", "passed to the loss `nn.functional.cross_entropy`"),
+    ("out = model(x)\n        print(out)\n        hits = out.argmax(1) == y", "compared"),
     ("hits = model(x).argmax(1) == y", "compared"),
     ("outs.append(model(x))", "collected by `outs.append`"),
     ("total += model(x).sum().item()", "accumulated"),

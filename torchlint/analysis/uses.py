@@ -63,9 +63,11 @@ class ValueUses:
                     return PRINTED if func.value == "print" else None
                 if isinstance(func, cst.Attribute) and func.attr.value in _COLLECTING_METHODS:
                     return f"collected by `{self._code(func)}`"
-                qualified = self.analysis.qualified_name(func, (stmt.scope, stmt))
-                if qualified and qualified.startswith("torch.") and "loss" not in qualified \
-                        and "cross_entropy" not in qualified:
+                where = (stmt.scope, stmt)
+                if self.analysis.loss_call(call, where) is not None:
+                    return f"passed to the loss `{self._code(func)}`"
+                qualified = self.analysis.qualified_name(func, where)
+                if qualified and qualified.startswith("torch."):
                     node = call  # `torch.cat(outputs)`, `F.softmax(out)`: still the output
                     continue
                 return f"passed to `{self._code(func)}`"
@@ -84,8 +86,7 @@ class ValueUses:
                 if isinstance(parent, cst.AssignTarget):
                     return None
                 return self._assigned_use(parent, stmt, hops)
-            if isinstance(parent, (cst.For, cst.If, cst.While, cst.IfExp, cst.BooleanOperation)) and \
-                    not isinstance(parent, cst.IfExp):
+            if isinstance(parent, (cst.For, cst.If, cst.While, cst.BooleanOperation)):
                 return "tested or iterated"
             if isinstance(parent, cst.WithItem):
                 return None
@@ -104,12 +105,15 @@ class ValueUses:
             return "stored"
         if hops >= _NAME_HOPS:
             return None
+        printed = False
         for name in names:
             for read, info in self._reads(name, stmt):
                 use = self._use(read, info, hops + 1)
-                if use is not None:
+                if use == PRINTED:
+                    printed = True
+                elif use is not None:
                     return use
-        return None
+        return PRINTED if printed else None
 
     def _reads(self, name: str, stmt: StatementInfo) -> Iterator[Tuple[cst.Name, StatementInfo]]:
         """Reads of `name` that the binding made at `stmt` may reach, in the same scope."""
