@@ -46,6 +46,21 @@ def test_requires_grad_evidence(body):
 
 
 @pytest.mark.parametrize("body", [
+    # parameters carry gradients, under no_grad too
+    "layer = nn.Linear(2, 2)\ny = layer.weight.numpy()",
+    "with torch.no_grad():\n    y = nn.Conv2d(1, 1, 3).bias.numpy()",
+    "m = Net()\nfor p in m.parameters():\n    y = p.numpy()",
+    "m = Net()\nfor name, p in m.named_parameters():\n    y = p.numpy()",
+    "class Scaled(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+    "        self.w = nn.Parameter(torch.ones(2))\ny = Scaled().w.numpy()",
+    # `.cpu()` keeps the gradient history
+    "y = Net()(x).cpu().numpy()",
+])
+def test_parameters_require_grad(body):
+    assert codes(body) == ["TL201"]
+
+
+@pytest.mark.parametrize("body", [
     "with torch.no_grad():\n    y = Net()(x).numpy()",
     "with torch.inference_mode():\n    out = Net()(x)\ny = out.numpy()",
     "@torch.no_grad()\ndef f(x):\n    return Net()(x).numpy()",
@@ -63,6 +78,19 @@ def test_requires_grad_evidence(body):
     "import numpy\ny = numpy.numpy()",
 ])
 def test_no_grad_evidence_is_silent(body):
+    assert codes(body) == []
+
+
+@pytest.mark.parametrize("body", [
+    "norm = nn.BatchNorm1d(2)\ny = norm.running_mean.numpy()",  # a buffer
+    "layer = nn.Linear(2, 2)\nlayer.weight.requires_grad = False\ny = layer.weight.numpy()",  # frozen
+    "m = Net()\nm.requires_grad_(False)\nfor p in m.parameters():\n    y = p.numpy()",
+    "m = Net()\nfor b in m.buffers():\n    y = b.numpy()",
+    # a module class that visibly holds no parameters: its output needs grad only if its input does
+    "class Scale(nn.Module):\n    def __init__(self, k):\n        super().__init__()\n        self.k = k\n"
+    "    def forward(self, x):\n        return x * self.k\ny = Scale(2)(torch.ones(2)).numpy()",
+])
+def test_parameters_buffers_and_frozen_are_silent(body):
     assert codes(body) == []
 
 

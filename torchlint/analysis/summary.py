@@ -125,7 +125,7 @@ def _class_symbol(analysis, binding, qualified: str) -> Symbol:
     submodules = tuple(sorted(name for name in scope.attributes
                               if analysis.values.class_attribute_is_module(classdef, name)))
     return Symbol(qualified, CLASS, True, tuple(sorted(layers.layers)), layers.unknown, forward, elements,
-                  submodules=submodules)
+                  has_parameters=analysis.tensors.class_may_have_parameters(classdef), submodules=submodules)
 
 
 def _function_symbol(analysis, binding, qualified: str) -> Optional[Symbol]:

@@ -240,9 +240,61 @@ class TensorFacts:
 
     def _module_has_parameters(self, module: cst.BaseExpression, where: "Where") -> bool:
         classes = self.values.module_classes(module, where)
-        return classes is not None and all(
-            not (isinstance(c, str) and c.rsplit(".", 1)[-1] in PARAMETERLESS_NN_CLASSES) for c in classes
-        )
+        if classes is None:
+            return False
+        for cls in classes:
+            if isinstance(cls, str):
+                symbol = self.analysis.lookup(cls)  # a class of another module of the project
+                if cls.rsplit(".", 1)[-1] in PARAMETERLESS_NN_CLASSES or (symbol is not None and not symbol.has_parameters):
+                    return False
+            elif isinstance(cls, cst.ClassDef) and not self.class_may_have_parameters(cls):
+                return False
+        return True
+
+    def class_may_have_parameters(self, classdef: cst.ClassDef) -> bool:
+        """An nn.Module class holds parameters on evidence: a `self.x` that is a module or an
+        `nn.Parameter`, a registering call (`register_parameter`, `add_module`, `setattr`), or a
+        base class that has them (a torch.nn layer, a class of the project that does, a library
+        class the project cannot see)."""
+        scope = self.analysis.index.scopes.get(id(classdef))
+        info = self.analysis.index.statements.get(id(classdef))
+        if scope is None or info is None:
+            return True
+        where = (info.scope, info)
+        for base in classdef.bases:
+            qualified = self.analysis.qualified_name(base.value, where)
+            if qualified == "torch.nn.Module":
+                continue
+            local = [c for c, _ in self.values.local_classes(base.value, where) if c is not classdef]
+            if local:
+                if any(self.class_may_have_parameters(c) for c in local):
+                    return True
+                continue
+            symbol = self.analysis.lookup(qualified) if qualified else None
+            if symbol is not None and not symbol.has_parameters:
+                continue
+            if qualified is None or qualified.rsplit(".", 1)[-1] not in PARAMETERLESS_NN_CLASSES:
+                return True
+        for name, bindings in scope.attributes.items():
+            for binding in bindings:
+                value = binding.value
+                if value is None:
+                    continue
+                value_where = self.analysis.binding_where(binding)
+                if isinstance(value, cst.Call) and (self.analysis.qualified_name(value.func, value_where) or "") in (
+                        "torch.nn.Parameter", "torch.nn.ParameterList", "torch.nn.ParameterDict"):
+                    return True
+                if self.values.is_module(value, value_where):
+                    return True
+        stack: List[cst.CSTNode] = [classdef.body]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, cst.Call) and isinstance(node.func, (cst.Attribute, cst.Name)):
+                name = node.func.attr.value if isinstance(node.func, cst.Attribute) else node.func.value
+                if name in _REGISTERING_CALLS:
+                    return True
+            stack.extend(node.children)
+        return False
 
     # ------------------------------------------------------------------ layout
     def view_may_fail(self, call: cst.Call, where: Optional["Where"] = None) -> bool:
@@ -644,6 +696,7 @@ class TensorFacts:
 
 
 # ---------------------------------------------------------------------- syntax helpers
+_REGISTERING_CALLS = frozenset("register_parameter add_module register_module setattr __setattr__".split())
 _EXP_FUNCTIONS = frozenset({"torch.exp", "torch.special.exp"})
 
 
