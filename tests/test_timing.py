@@ -160,6 +160,18 @@ def test_eta_from_before_the_loop():
     """) == [[]]
 
 
+def test_wait_after_the_loop_of_the_reads_measures_nothing():
+    assert unwaited("""\
+        def run(loader, log):
+            model = nn.Linear(2, 2).cuda()
+            start = time.time()
+            for x in loader:
+                y = model(x.cuda(non_blocking=True))
+                log.append(time.time() - start)
+            torch.cuda.synchronize()
+    """) == [[5]]
+
+
 def test_deadlines_are_not_intervals():
     analysis = analyse("""\
         x = torch.ones(2).cuda()

@@ -482,22 +482,26 @@ class TimingFacts:
         end_loops = self._loops(events, end)
         spans = self._loop_spans(events)
         restarted = any(spans[id(loop)][0] <= s <= spans[id(loop)][1] for loop in end_loops for s in starts)
-        stack = [(p, True) for p in self._successors(events, work.index)]
-        seen: Set[Tuple[int, bool]] = set()
+        around_end = {id(loop) for loop in end_loops}
+        # (position, measured now, the end was passed: a later read of the same start must follow)
+        stack = [(p, True, False) for p in self._successors(events, work.index)]
+        seen: Set[Tuple[int, bool, bool]] = set()
         while stack:
-            position, measured = stack.pop()
-            if (position, measured) in seen:
+            position, measured, passed = stack.pop()
+            if (position, measured, passed) in seen:
                 continue
-            seen.add((position, measured))
+            seen.add((position, measured, passed))
             if position == end and end not in starts:
                 if not end_loops:
                     continue  # the interval is over, and nothing later measures from its start
-                measured = measured and not restarted
+                measured, passed = measured and not restarted, True
             elif position in starts:
-                measured = True
+                measured, passed = True, False
+            if passed and not around_end & {id(loop) for loop in self._loops(events, position)}:
+                measured = False  # left the loop around the end: no later read measures this wait
             if measured and self.effect(events[position])[0] in (Effect.WAIT, Effect.OPAQUE):
                 return True
-            stack.extend((p, measured) for p in self._successors(events, position))
+            stack.extend((p, measured, passed) for p in self._successors(events, position))
         return False
 
     def waited_before(self, event: Event) -> bool:
