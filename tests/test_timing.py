@@ -36,6 +36,7 @@ def effect_of_last_call(source: str) -> Effect:
     "def wait():\n    torch.cuda.synchronize()\nwait()",
     "scaler = torch.cuda.amp.GradScaler()\nopt = torch.optim.SGD([x], lr=1)\nscaler.step(opt)",
     "import math\nmath.isnan(x.sum())",
+    "opt = torch.optim.SGD([x], lr=1)\nplateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt)\nplateau.step(x.sum())",
 ])
 def test_waits_for_gpu(statement):
     assert effect_of_last_call(statement) == Effect.WAIT

@@ -303,6 +303,8 @@ class TimingFacts:
                 return True
             if method == "step" and self._is_grad_scaler(func.value, where):
                 return True  # GradScaler.step reads whether gradients overflowed
+            if method == "step" and call.args and self._built_by(func.value, where, "torch.optim.lr_scheduler."):
+                return any(self._shows_cuda(a.value, where) for a in call.args)  # ReduceLROnPlateau: float(metric)
             if method in ("save", "_save_for_lite_interpreter") and self._torch_object(func.value, where):
                 return True  # a scripted or traced module written to a file
             if method == "format" and isinstance(func.value, (cst.SimpleString, cst.ConcatenatedString)):
@@ -381,6 +383,13 @@ class TimingFacts:
         origins = self.analysis.values.origins(expr, where)
         return bool(origins) and all(
             isinstance(node, cst.Call) and (self.analysis.qualified_name(node.func, w) or "").startswith("torch.")
+            for node, w in origins or []
+        )
+
+    def _built_by(self, expr: cst.BaseExpression, where: "Where", prefix: str) -> bool:
+        origins = self.analysis.values.origins(expr, where)
+        return bool(origins) and all(
+            isinstance(node, cst.Call) and (self.analysis.qualified_name(node.func, w) or "").startswith(prefix)
             for node, w in origins or []
         )
 
