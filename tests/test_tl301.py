@@ -3,6 +3,7 @@ reported; the model's layers are read through the classes of the file; the fix g
 keeps the code's meaning and says when it is unsafe."""
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -504,3 +505,27 @@ def test_statements_joined_by_semicolons_are_followed_like_lines():
              "    with torch.no_grad(): y = model(x); return y\n"
     assert lines(source) == [3]
     assert lines(source.replace("model.load_state_dict(sd)", "model.load_state_dict(sd); model.eval()")) == []
+
+
+CLEAN = Path(__file__).resolve().parents[1] / "fixtures" / "TL301" / "clean.py"
+
+
+@pytest.mark.parametrize("near_miss, mistake", [
+    ("            self.model.eval()\n", "            pass\n"),  # the harness that picks its mode
+    ("return Classifier().to(device).eval()", "return Classifier().to(device)"),  # factory of the file
+    ("    model.eval()\n    model = model.to(device)  # the same", "    model = model.to(device)  # the same"),
+    ("    model.apply(lambda m: m.eval())\n", ""),
+    ("    model.apply(_freeze)\n", "    model.load_state_dict({})\n"),
+    ("    model.eval()\n    return score_with", "    return score_with"),  # the only call site
+    ("    prepare_for_serving(model)  # may", "    print(model)  # may"),  # a helper we cannot read
+    ("model = torch.jit.load(path)", "model = Classifier()"),  # a scripted model
+    ("class RefineHead(BackboneBase):", "class RefineHead:"),  # a possible nn.Module
+    ('net = Classifier().to("cpu")\n', 'net = Classifier().to("cpu")\n    net.load_state_dict({})\n'),  # weights
+])
+def test_each_near_miss_is_one_step_from_a_finding(near_miss, mistake):
+    """The clean fixtures are near misses: undoing the one thing that makes each right is reported."""
+    source = CLEAN.read_text()
+    assert near_miss in source
+    rule = [rule_by_code_or_name("TL301")]
+    assert lint_text(source, rule).findings == []
+    assert len(lint_text(source.replace(near_miss, mistake, 1), rule).findings) == 1
