@@ -99,13 +99,14 @@ class MissingEval(Rule):
 
     ## Fix safety
     The fix inserts `model.eval()` (with the expression the code uses, such as `self.model`)
-    before the evaluation: before the outermost `with torch.no_grad():` block, or at the start of
-    a function decorated with `@torch.no_grad()`, or before the loop or statement that evaluates. It is safe when
+    before the evaluation: at the start of the function when the model comes from the caller and
+    the function does not train (or the whole function runs under `@torch.no_grad()`), else before
+    the outermost `with torch.no_grad():` block, loop or statement that evaluates. It is safe when
     nothing after it runs in the mode it leaves behind: the model is local and nothing trains
     afterwards, or the loop sets `.train()` again before training. When the evaluation sits in a
-    training loop that relies on one `model.train()` before the loop, the fix also puts
-    `model.train()` after the evaluation block, restoring the mode the code had, and is safe.
-    It is unsafe, applied only with `--unsafe-fixes`, when the model comes from the caller (a
+    training loop that relies on one `model.train()` before the loop (in this function), the fix
+    also puts `model.train()` after the evaluation block, restoring the mode the code had, and is
+    safe. It is unsafe, applied only with `--unsafe-fixes`, when the model comes from the caller (a
     parameter, `self.model`, a global) or training may follow without a `.train()`: the model then
     stays in evaluation mode after this point, which the code around it may not expect (an epoch
     loop that calls `model.train()` only once would go on training without dropout).
