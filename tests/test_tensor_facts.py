@@ -128,6 +128,8 @@ def test_no_cuda_evidence_is_silent(body):
 LAYOUT_CASES = [
     # reported
     ("y = x.transpose(0, 1).view(-1)", "x = torch.randn(3, 4)", True),
+    ("if c:\n    a = torch.randn(2, 3, 4)\nelse:\n    a = torch.zeros(2, 3, 4, 5)\ny = a.transpose(1, 2).view(b, -1)",
+     "c = True; b = 2", True),
     ("y = x.transpose(1, 2).view(b, -1)", "x = torch.randn(2, 3, 4); b = 2", True),
     ("y = (a @ v).transpose(1, 2).view(B, N, H * D)",
      "a = torch.randn(2, 3, 5, 5); v = torch.randn(2, 3, 5, 4); B, H, N, D = 2, 3, 5, 4", True),

@@ -345,7 +345,11 @@ class TensorFacts:
                 results.add(self._origin_layout(node, node_where))
             finally:
                 self._visiting.discard(key)
-        return results.pop() if len(results) == 1 else None
+        if len(results) == 1:
+            return results.pop()
+        if results and all(r is not None and r.is_contiguous for r in results):
+            return layout.contiguous()  # contiguous on every path, ranks differing
+        return None
 
     def _origin_layout(self, node: cst.CSTNode, where: "Where") -> Optional[Layout]:
         if isinstance(node, cst.Attribute):
