@@ -204,8 +204,6 @@ class TorchLoadWithoutWeightsOnly(_LoadTracker):
         old: cst.CSTNode
         new: cst.CSTNode
         where = self.load_where.get(id(call))
-        if checkpoints.written_just_before(call, where):
-            return  # the file is the one this code has just written: nothing foreign to unpickle
         if weights_only is None:
             if has_star_args(call) or self.options.target_torch >= WEIGHTS_ONLY_DEFAULT or id(call) in self.intended:
                 return
@@ -221,6 +219,8 @@ class TorchLoadWithoutWeightsOnly(_LoadTracker):
             default = UNSAFE  # the author may have meant to load a pickled object
         else:
             return
+        if checkpoints.written_just_before(call, where):
+            return  # the file is the one this code has just written: nothing foreign to unpickle
         if pickle_module:
             self.report(call, message, None)
             return
