@@ -243,3 +243,12 @@ def test_call_sites_of_a_staticmethod_fill_its_first_parameter():
             return self.score(self.net, x)
     """
     assert mode(source) is Mode.TRAIN
+
+
+def test_library_builders():
+    hf = "from transformers import AutoModelForSequenceClassification as M\n"
+    assert mode(hf + "def f(x):\n    model = M.from_pretrained('bert-base-uncased')\n    return model(x)\n") is Mode.EVAL
+    assert mode(hf + "def f(x, config):\n    model = M.from_config(config)\n    return model(x)\n") is Mode.TRAIN
+    tv = "import torchvision\n"
+    assert mode(tv + "def f(x):\n    model = torchvision.models.resnet18(weights='DEFAULT')\n    return model(x)\n") \
+        is Mode.TRAIN  # torchvision builders return training-mode models, weights or not
