@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # Verdicts, ordered: a container is as bad as its worst element.
 WEIGHTS, UNKNOWN, REFUSED = 0, 1, 2
+MODULE = "module"  # what a REFUSED judgement found: a whole nn.Module (TL501's to fix)
 
 _SAME_AS_RECEIVER = frozenset("cpu cuda to detach clone contiguous float half double bfloat16 copy".split())
 _PLAIN_RESULTS = frozenset("item tolist state_dict size dim numel keys".split())
@@ -39,6 +40,7 @@ _NON_TENSOR_TORCH = ("torch.nn.", "torch.optim.", "torch.utils.", "torch.jit.", 
 class Judgement:
     verdict: int  # WEIGHTS, UNKNOWN or REFUSED
     reason: str = ""  # for UNKNOWN and REFUSED: what is saved, in words
+    what: str = ""  # for REFUSED: module, optimizer, namespace, numpy or instance
 
     def worst(self, other: "Judgement") -> "Judgement":
         return other if other.verdict > self.verdict else self
@@ -207,7 +209,7 @@ class CheckpointFacts:
         if isinstance(expr, cst.Comparison):
             return PLAIN
         if self.values.is_module(expr, where):
-            return Judgement(REFUSED, f"a whole module, `{self._code(expr)}`")
+            return Judgement(REFUSED, f"a whole module, `{self._code(expr)}`", MODULE)
         origins = self.values.origins(expr, where)
         if origins is None:
             return self._unbound(expr, where)
@@ -246,7 +248,7 @@ class CheckpointFacts:
             return self.judge(node, where) if node is not saved else Judgement(
                 UNKNOWN, f"`{self._code(saved)}`, whose type is not known here")
         if self.values.is_module(node, where):
-            return Judgement(REFUSED, f"a whole module, `{self._code(saved)}`")
+            return Judgement(REFUSED, f"a whole module, `{self._code(saved)}`", MODULE)
         if isinstance(node, cst.Subscript):  # an element of a weights-only container is one too
             inner = self.judge(node.value, where)
             if inner.verdict == WEIGHTS:
@@ -276,11 +278,11 @@ class CheckpointFacts:
                 return PLAIN if weights_only is not None and is_name(weights_only, "True") else Judgement(
                     UNKNOWN, f"`{code}`, loaded from a file that may hold any object")
             if qualified.startswith("torch.optim.") and qualified.rsplit(".", 1)[-1][:1].isupper():
-                return Judgement(REFUSED, f"a whole optimizer, `{code}`")
+                return Judgement(REFUSED, f"a whole optimizer, `{code}`", "optimizer")
             if qualified == "argparse.Namespace":
-                return Judgement(REFUSED, f"an argparse Namespace, `{code}`")
+                return Judgement(REFUSED, f"an argparse Namespace, `{code}`", "namespace")
             if qualified.split(".")[0] == "numpy":
-                return Judgement(REFUSED, f"a numpy value, `{code}`")
+                return Judgement(REFUSED, f"a numpy value, `{code}`", "numpy")
             if qualified in ("copy.deepcopy", "copy.copy", "collections.OrderedDict"):
                 return self._all(where, [arg.value for arg in node.args])
             if qualified == "time.time" or qualified == "time.perf_counter":
@@ -299,13 +301,13 @@ class CheckpointFacts:
                 return PLAIN
         classes = list(self.values.local_classes(func, where))
         if classes:
-            return Judgement(REFUSED, f"an instance of the class `{classes[0][0].name.value}`, `{code}`")
+            return Judgement(REFUSED, f"an instance of the class `{classes[0][0].name.value}`, `{code}`", "instance")
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             if method in ("parse_args", "parse_known_args") and self._parser(func.value, where):
-                return Judgement(REFUSED, f"an argparse Namespace, `{code}`")
+                return Judgement(REFUSED, f"an argparse Namespace, `{code}`", "namespace")
             if method == "numpy":
-                return Judgement(REFUSED, f"a numpy array, `{code}`")
+                return Judgement(REFUSED, f"a numpy array, `{code}`", "numpy")
             if method in _PLAIN_RESULTS:
                 return PLAIN
             if method in _SAME_AS_RECEIVER:

@@ -3,7 +3,10 @@
 Both rules record the `torch.load` calls of the module and the evidence that a value is used as a
 module (`x.eval()`, `x.parameters()`, `x(...)`, ...). At the end of the module a load is "used as a
 module" when such a use can see its result, directly or through a variable. TL503 reports those;
-TL502 leaves them alone, since forcing `weights_only=True` on a whole-model load breaks it.
+TL502 leaves them alone, since forcing `weights_only=True` on a whole-model load breaks it. They
+also note the syntactic contexts that change a load's meaning: a `try` whose `except TypeError:`
+falls back to a load without `weights_only` (old torch), and `with safe_globals(...)`. What the
+file holds (and so whether TL502's fix is safe) is asked of analysis/checkpoints.py.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Dict, List, Optional, Set, Tuple
 import libcst as cst
 
 from torchlint.analysis import Where
-from torchlint.analysis.checkpoints import REFUSED, CheckpointFacts, Saved
+from torchlint.analysis.checkpoints import MODULE, REFUSED, CheckpointFacts, Saved
 from torchlint.analysis.torch_api import MODULE_ONLY_METHODS
 from torchlint.analysis.values import strip_module_methods
 from torchlint.checks._syntax import argument, has_star_args, with_keyword
@@ -243,7 +246,7 @@ def _fix_applicability(default: str, saves: List[Saved]) -> Tuple[Optional[str],
         return default, ""
     first = saves[0].judgement
     if first.verdict == REFUSED:
-        if all(s.judgement.reason.startswith("a whole module") for s in saves if s.refused):
+        if all(s.judgement.what == MODULE for s in saves if s.refused):
             return UNSAFE, (f" (unsafe fix: this file saves {first.reason}, which `weights_only=True` "
                             "refuses until that save is a `state_dict()`, TL501)")
         return None, (f" (no fix: this file saves {first.reason}, which `weights_only=True` refuses; "
