@@ -35,6 +35,8 @@ CASES = [
     ("", "{k: v.cpu() for k, v in model.state_dict().items()}", WEIGHTS),
     ("", "vars(args)", WEIGHTS),
     ("", "torch.get_rng_state()", WEIGHTS),
+    ("out = model(torch.ones(2))", "{'out': out}", WEIGHTS),                 # a tensor: analysis.kind says so
+    ("def make():\n    return torch.optim.Adam(model.parameters())\nopt = make()", "opt", REFUSED),
     ("", "{'loss': torch.nn.functional.mse_loss(t, t), 'norm': torch.linalg.norm(t)}", WEIGHTS),
     ("for epoch in range(3):\n    pass", "{'epoch': epoch + 1, 'state_dict': model.state_dict()}", WEIGHTS),
     ("state = torch.load(source, weights_only=True)", "state['model']", WEIGHTS),

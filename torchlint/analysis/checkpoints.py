@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Tuple
 
 import libcst as cst
 
+from torchlint.analysis.kinds import ValueKind
 from torchlint.syntax import argument_value, is_name, is_self_attribute
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -208,8 +209,13 @@ class CheckpointFacts:
             return self._all(where, [expr.body, expr.orelse])
         if isinstance(expr, cst.Comparison):
             return PLAIN
-        if self.values.is_module(expr, where):
+        kind = self.analysis.kind(expr, where).kind
+        if kind in (ValueKind.MODULE, ValueKind.LOSS):
             return Judgement(REFUSED, f"a whole module, `{self._code(expr)}`", MODULE)
+        if kind is ValueKind.OPTIMIZER:
+            return Judgement(REFUSED, f"a whole optimizer, `{self._code(expr)}`", "optimizer")
+        if kind is ValueKind.TENSOR:
+            return PLAIN
         origins = self.values.origins(expr, where)
         if origins is None:
             return self._unbound(expr, where)
