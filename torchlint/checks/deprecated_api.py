@@ -22,7 +22,7 @@ _LEGACY_DTYPES = {
     "Float": "float32", "Double": "float64", "Half": "float16", "BFloat16": "bfloat16", "Byte": "uint8",
     "Char": "int8", "Short": "int16", "Int": "int32", "Long": "int64", "Bool": "bool",
 }
-_TRIGGERS = ("torch", "numpy", "functorch", "torchvision")
+_TRIGGERS = ("import torch", "from torch", "import numpy", "from numpy", "functorch", "torchvision")
 
 
 class _DeprecationTracker(Rule):
