@@ -27,7 +27,7 @@ def version_guarded(analysis: "ModuleAnalysis", attribute: str, where: Optional[
             if _GUARD_WORDS.search(analysis.module.code_for_node(compound.test)):
                 return True
         elif isinstance(compound, (cst.Try, cst.TryStar)):
-            if any(_catches_guard(handler) for handler in compound.handlers):
+            if any(_catches_guard(handler) for handler in compound.handlers):  # type: ignore[arg-type]
                 return True
     statement = (where or analysis.where())[1].node
     if isinstance(statement, cst.SimpleStatementLine):

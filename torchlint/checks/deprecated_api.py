@@ -7,7 +7,7 @@ depends on the entry and on the oldest torch / torchvision the project supports.
 
 from __future__ import annotations
 
-from typing import Optional, Set, Tuple
+from typing import List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -181,6 +181,7 @@ class _DeprecationTracker(Rule):
         last = entry.name.rsplit(".", 1)[-1]
         dtype = _LEGACY_DTYPES[last[: -len("Tensor")]]
         args = [a.value for a in call.args]
+        values: List[cst.BaseExpression]
         if not args:
             factory, values = "empty", [cst.Integer("0")]
         elif len(args) == 1 and isinstance(args[0], (cst.List, cst.Tuple)):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import List, Set
+from typing import List, Set, cast
 
 import libcst as cst
 
@@ -96,7 +96,8 @@ class MisspelledKeyword(Rule):
                     continue
                 fix = None
                 if len(close) == 1:
-                    fix = Fix(SAFE, f"Use `{close[0]}=`", (Edit(arg.keyword, arg.keyword.with_changes(value=close[0])),))
+                    keyword = cast(cst.Name, arg.keyword)
+                    fix = Fix(SAFE, f"Use `{close[0]}=`", (Edit(keyword, keyword.with_changes(value=close[0])),))
                 listed = " or ".join(f"`{c}=`" for c in close[:3])
                 self.report(arg, f"`{qualified}` has no keyword `{word}=` (raises TypeError); did you mean {listed}?", fix)
             elif word in _GRAD_WORDS and api.kind(qualified) == KIND_NN_MODULE:
