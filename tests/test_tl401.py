@@ -66,6 +66,9 @@ HEADER = "import time\nimport torch\nfrom torch import nn\nfrom accelerate impor
     "x = torch.ones(2).cuda()\ns = time.time()\ny = x @ x\nprint(time.time() - s, y)",  # printed after the read
     "x = torch.ones(2).cuda()\ns = time.time()\ny = x @ x\nif y is not None:\n    pass\nd = time.time() - s",
     "def helper():\n    return 1\nx = torch.ones(2).cuda()\ns = time.time()\ny = x @ x\nhelper()\nd = time.time() - s",
+    # a helper under torch's grad-mode decorator runs as written
+    "@torch.no_grad()\ndef infer(m, x):\n    return m(x)\nm = nn.Linear(2, 2).cuda()\nx = torch.ones(2).cuda()\n"
+    "s = time.time()\ninfer(m, x)\nd = time.time() - s",
 ])
 def test_reported(body):
     source = HEADER + body + "\n"
@@ -106,6 +109,9 @@ def test_reported(body):
     "d = time.time() - s",
     "from utils import cuda_synchronize\nx = torch.ones(2).cuda()\ns = time.time()\ny = x @ x\n"
     "cuda_synchronize()\nd = time.time() - s",
+    # a helper whose decorator the file does not show may wait
+    "from utils import profiled\n@profiled\ndef run(m, x):\n    return m(x)\nm = nn.Linear(2, 2).cuda()\n"
+    "s = time.time()\nrun(m, torch.ones(2).cuda())\nd = time.time() - s",
     "def wait():\n    if torch.cuda.is_available():\n        torch.cuda.synchronize()\n"
     "x = torch.ones(2).cuda()\ns = time.time()\ny = x @ x\nwait()\nd = time.time() - s",
     "class B:\n    def sync(self):\n        torch.cuda.synchronize()\n    def run(self, x):\n        x = x.cuda()\n"

@@ -316,7 +316,7 @@ class TimingFacts:
         if "synchron" in _called_name(func).lower():
             return True  # `time_synchronized()`, `cuda_synchronize()` from a helper module
         function = self.analysis.values.local_function(func, where)
-        if function is not None and not function.decorators and self._function_waits(function):
+        if function is not None and self._runs_as_written(function, where) and self._function_waits(function):
             return True
         if is_builtin_call(self.analysis, call, _FORMATTING_BUILTINS, where):
             return any(self._shows_cuda(a.value, where) for a in call.args)
@@ -350,7 +350,7 @@ class TimingFacts:
                 return _work(arguments) if self._torch_object(func.value, where) else (Effect.NONE, NONE)
             return Effect.OPAQUE, NONE  # a method of an object the file does not show, given CUDA values
         function = self.analysis.values.local_function(func, where)
-        if function is not None and not function.decorators:  # a decorator's wrapper runs instead
+        if function is not None and self._runs_as_written(function, where):
             return _work(max(arguments, self._function_work(function)))
         callee = self.devices.device_of(func, where, called=True)
         if callee != NONE:
@@ -402,6 +402,16 @@ class TimingFacts:
 
     def _function_events(self, function: cst.FunctionDef) -> List[Event]:
         return self.events(function)
+
+    def _runs_as_written(self, function: cst.FunctionDef, where: "Where") -> bool:
+        """No decorator, or only torch's grad-mode ones (`@torch.no_grad()`): otherwise a
+        wrapper the file may not show runs instead of the body."""
+        for decorator in function.decorators:
+            target = decorator.decorator
+            target = target.func if isinstance(target, cst.Call) else target
+            if not (self.analysis.qualified_name(target, where) or "").startswith("torch."):
+                return False
+        return True
 
     def _function_work(self, function: cst.FunctionDef) -> DeviceLevel:
         """How surely a helper of this file queues CUDA work itself (through the values it reads)."""
