@@ -14,15 +14,22 @@ from typing import List, NoReturn, Optional, Sequence
 
 from torchlint import __version__
 from torchlint.config import ConfigError, Overrides, SettingsResolver, load_file_config
-from torchlint.baseline import load_baseline, write_baseline
-from torchlint.report import FileFindings, github, json_format, rule_url, sarif, text
+from torchlint.report import FileFindings, rule_url, text
 from torchlint.runner import FIX_DIFF, FIX_OFF, FIX_STDOUT, FIX_WRITE, RunOptions, process_file, run
 from torchlint.sources import SourceError, is_excluded, iter_python_files, source_from_bytes
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 CACHE_FOLDER = ".torchlint_cache"
 _SUBCOMMANDS = ("check", "rules", "explain", "server")
-_MACHINE_FORMATS = {"json": json_format.render, "sarif": sarif.render, "github": github.render}
+_MACHINE_FORMATS = ("json", "sarif", "github")
+
+
+def _render(output_format: str, results, out) -> None:
+    """A machine format, imported only when asked for (a warm run stays a few imports)."""
+    import importlib
+
+    module = importlib.import_module(f"torchlint.report.{'json_format' if output_format == 'json' else output_format}")
+    module.render(results, out)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -127,6 +134,8 @@ def _check(args: argparse.Namespace) -> int:
         if not os.path.isdir(folder):
             raise ConfigError(f"--write-baseline: no such folder: {folder}")
     fix_mode = FIX_DIFF if args.diff else (FIX_WRITE if args.fix else FIX_OFF)
+    if args.baseline or args.write_baseline:
+        from torchlint.baseline import load_baseline, write_baseline
     baseline = load_baseline(args.baseline) if args.baseline else None
 
     cache_dir = None if args.no_cache else (args.cache_dir or os.path.join(here.root, CACHE_FOLDER))
@@ -175,7 +184,7 @@ def _check(args: argparse.Namespace) -> int:
     elif args.statistics:
         text.statistics(results, out, args.unsafe_fixes, as_json=args.output_format == "json")
     elif args.output_format in _MACHINE_FORMATS:
-        _MACHINE_FORMATS[args.output_format](results, out)
+        _render(args.output_format, results, out)
     else:
         if args.output_format == "concise":
             text.concise(results, out, args.unsafe_fixes)
@@ -268,7 +277,7 @@ def _check_stdin(args: argparse.Namespace, resolver: SettingsResolver) -> int:
         if args.show_fixes:
             text.fixes([(path, outcome.fixed_codes)], sys.stderr)
     elif args.output_format in _MACHINE_FORMATS:
-        _MACHINE_FORMATS[args.output_format](results, sys.stdout)
+        _render(args.output_format, results, sys.stdout)
     else:
         if args.output_format == "concise":
             text.concise(results, sys.stdout, args.unsafe_fixes)

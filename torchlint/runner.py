@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import collections
-import concurrent.futures
-import concurrent.futures.process
 import difflib
 import itertools
 from dataclasses import dataclass, field
@@ -55,11 +53,9 @@ def process_file(path: str, settings: Settings, options: RunOptions = RunOptions
     cache = ResultCache(options.cache_dir) if options.cache_dir else None
     key = cache.key(source.digest, settings.cache_key(path)) if cache else ""
     if cache and options.fix_mode == FIX_OFF:  # answered here, the engine and LibCST are never imported
-        entry = cache.load_entry(key)
-        if entry is not None:
-            findings, extra = entry
-            return _outcome(path, source.text, findings, document_kind(path, settings.includes),
-                            list(extra.get("skipped", [])))
+        known = _from_cache(path, source, settings, cache, key)
+        if known is not None:
+            return known
     try:  # on a thread with a deep stack: deeply nested code must not overflow the C stack
         return with_deep_stack(lambda: _lint_or_fix(path, source, settings, options, cache, key))
     except (RecursionError, MemoryError) as error:  # still too deep or too large: one finding
@@ -70,6 +66,29 @@ def process_file(path: str, settings: Settings, options: RunOptions = RunOptions
         return FileOutcome(FileFindings(path, [], findings))
     except Exception as error:  # a bug in torchlint must not stop the run or touch the file
         return internal_error_outcome(path, f"{type(error).__name__}: {error}")
+
+
+def _from_cache(path: str, source: SourceFile, settings: Settings, cache: ResultCache, key: str
+                ) -> Optional[FileOutcome]:
+    entry = cache.load_entry(key)
+    if entry is None:
+        return None
+    findings, extra = entry
+    return _outcome(path, source.text, findings, document_kind(path, settings.includes),
+                    list(extra.get("skipped", [])))
+
+
+def cached_outcome(path: str, settings: Settings, options: RunOptions) -> Optional[FileOutcome]:
+    """The file's outcome when the result cache has it (linting only), else None."""
+    if not options.cache_dir or options.fix_mode != FIX_OFF:
+        return None
+    settings = settings.for_path(path)
+    try:
+        source = read_source(path)
+    except SourceError:
+        return None
+    cache = ResultCache(options.cache_dir)
+    return _from_cache(path, source, settings, cache, cache.key(source.digest, settings.cache_key(path)))
 
 
 def _read_error(message: str, codes: List[str]) -> List[Finding]:
@@ -187,6 +206,13 @@ def run(paths: Iterable[str], settings, options: RunOptions, jobs: int) -> Itera
     only its own file: the files it held are checked again one by one in fresh processes, the
     one that kills its process again becomes a TL002 finding, and the run goes on."""
     paths = iter(paths)
+    if jobs > 1:  # what the cache answers needs no worker: a fully cached run starts no process
+        for path in paths:
+            known = cached_outcome(path, settings, options)
+            if known is None:
+                paths = itertools.chain([path], paths)
+                break
+            yield known
     first = list(itertools.islice(paths, 2))
     if jobs <= 1 or len(first) < 2:
         for path in itertools.chain(first, paths):
@@ -198,6 +224,8 @@ def run(paths: Iterable[str], settings, options: RunOptions, jobs: int) -> Itera
 
 
 def _pooled(batches: Iterator[list], jobs: int) -> Iterator[FileOutcome]:
+    import concurrent.futures.process  # only here: a run that needs no worker never imports multiprocessing
+
     window: Deque[tuple] = collections.deque()  # (batch, its pool, its future), oldest first
     pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs)
     try:
@@ -221,13 +249,17 @@ def _pooled(batches: Iterator[list], jobs: int) -> Iterator[FileOutcome]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _replace(pool: concurrent.futures.ProcessPoolExecutor, jobs: int) -> concurrent.futures.ProcessPoolExecutor:
+def _replace(pool: "concurrent.futures.ProcessPoolExecutor", jobs: int) -> "concurrent.futures.ProcessPoolExecutor":
+    import concurrent.futures.process
+
     pool.shutdown(wait=False, cancel_futures=True)
     return concurrent.futures.ProcessPoolExecutor(max_workers=jobs)
 
 
 def _isolated(task) -> FileOutcome:
     """One file in a process of its own; if that process dies too, the file is the cause."""
+    import concurrent.futures.process
+
     with concurrent.futures.ProcessPoolExecutor(max_workers=1) as alone:
         try:
             return alone.submit(process_file, *task).result()
