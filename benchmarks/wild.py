@@ -143,14 +143,15 @@ def lint(repo: Repo, checkout: str, extra: Sequence[str], source: Optional[str] 
         start = time.perf_counter()
         done = subprocess.run(command, cwd=empty, capture_output=True, text=True, env=env)
         run.seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        run.error = f"torchlint exited {done.returncode}: {done.stderr.strip()[-500:]}"
-        return run
     try:
         items = json.loads(done.stdout or "[]")
     except json.JSONDecodeError as error:
-        run.error = f"unreadable JSON from torchlint: {error}"
+        run.error = f"torchlint exited {done.returncode}, unreadable JSON ({error}): {done.stderr.strip()[-300:]}"
         return run
+    if done.returncode != 0:  # internal errors are TL002 findings in the JSON; keep the rest of the run
+        internal = [i.get("message", "") for i in items if i.get("code") == "TL002"]
+        detail = internal[0] if internal else done.stderr.strip()[-300:]
+        run.error = f"torchlint exited {done.returncode} ({len(internal)} TL002): {detail[:300]}"
     for item in items:
         path = os.path.relpath(os.path.abspath(os.path.join(empty, item["filename"])), checkout)
         key = (repo.name, repo.commit, path.replace(os.sep, "/"), int(item["location"]["row"]), item["code"])
@@ -199,6 +200,8 @@ def report(runs: List[RepoRun], verdicts: Dict[Key, Tuple[str, str]], sample: Op
     print(f"{'repository':50} {'commit':12} {'files':>6} {'lines':>8} {'seconds':>8} {'findings':>8}")
     for run in runs:
         status = f"  ERROR: {run.error}" if run.error else ""
+        if run.error:
+            print(f"warning: {run.repo.name}: {run.error}", file=sys.stderr)
         print(f"{run.repo.name:50} {run.repo.commit[:12]:12} {run.files:6d} {run.lines:8d} {run.seconds:8.1f} "
               f"{len(run.findings):8d}{status}")
     print(f"{'overall':50} {'':12} {sum(r.files for r in runs):6d} {sum(r.lines for r in runs):8d} "
@@ -232,7 +235,7 @@ def report(runs: List[RepoRun], verdicts: Dict[Key, Tuple[str, str]], sample: Op
     stale = [k for k in verdicts if k[0] in {r.repo.name for r in runs} and k not in present]
     if stale:
         print(f"{len(stale)} verdicts match no current finding (the rule changed, or the line moved):")
-        for key in sorted(stale, key=lambda k: (k[4], k))[:30]:
+        for key in sorted(stale, key=lambda k: (k[4], k))[:200]:
             print(f"  stale: {key[4]} {key[0]} {key[2]}:{key[3]} ({verdicts[key][0]})")
     if unjudged_path:
         write_unjudged(unjudged_path, unjudged, runs, root)
