@@ -109,3 +109,27 @@ def test_cells_of_another_language_are_not_python():
     text = json.dumps({"cells": [cell(["library(x)"])], "metadata": {"kernelspec": {"language": "R"}},
                        "nbformat": 4, "nbformat_minor": 5})
     assert NotebookDocument.parse(text).units == []
+
+
+def test_a_fix_that_inserts_statements_stays_in_its_cell(write, cli):
+    """TL401 across cells: the tensor is made on CUDA in cell 1, timed in cell 2; the inserted
+    synchronisations land in cell 2, and cell 1 (and the magic cell) are left as they were."""
+    before = notebook(cell(["import time\n", "import torch\n", "x = torch.randn(8, 8, device='cuda')\n"]),
+                      cell(["start = time.time()\n", "y = x @ x\n", "end = time.time()\n", "print(end - start)"]),
+                      cell(["%%time\n", "z = x @ x"]))
+    path = write("t.ipynb", before)
+    assert "t.ipynb:cell 2:3:7: TL401" in cli("check", "--no-cache", path, cwd=path.parent).out
+    cli("check", "--no-cache", "--fix", "--unsafe-fixes", path, cwd=path.parent)
+    cells = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"]]
+    assert cells[0] == "import time\nimport torch\nx = torch.randn(8, 8, device='cuda')\n"
+    assert cells[1].endswith("y = x @ x\ntorch.cuda.synchronize()\nend = time.time()\nprint(end - start)")
+    assert cells[2] == "%%time\nz = x @ x"
+
+
+def test_split_refuses_code_moved_before_the_first_unit():
+    from torchlint.documents.check import combine, split
+
+    document = NotebookDocument.parse(notebook(cell(["a = 1\n"]), cell(["b = 2"])))
+    combined = combine(document)
+    assert split(combined, combined.text) == {0: "a = 1\n", 1: "b = 2\n"}
+    assert split(combined, "import os\n" + combined.text) is None

@@ -152,3 +152,16 @@ async def test_importers_follow_unsaved_edits_of_the_modules_they_use(client: La
     for _ in range(2):  # the edited module, then its open importer
         await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     assert list(client.diagnostics[train]) == []  # not saved: the buffer is what counts
+
+
+async def test_a_markdown_document_is_checked_as_markdown(client: LanguageClient, tmp_path):
+    text = "# Notes\n\nSome prose.\n\n```python\n" + BAD + "```\n"
+    uri = await open_document(client, tmp_path / "notes.md", text)
+    (diagnostic,) = client.diagnostics[uri]  # the file's own positions; the prose is no TL001
+    assert diagnostic.code == "TL502" and (diagnostic.range.start.line, diagnostic.range.start.character) == (9, 11)
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=diagnostic.range,
+        context=types.CodeActionContext(diagnostics=[diagnostic])))
+    fix_all = [a for a in actions if a.kind == types.CodeActionKind.SourceFixAll]
+    assert fix_all and apply(text, fix_all[0].edit.changes[uri][0]) == text.replace(
+        "torch.load(p)", "torch.load(p, weights_only=True)")

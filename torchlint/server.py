@@ -3,6 +3,8 @@
 Diagnostics on open, change (debounced) and save; code actions "Fix TLxxx" per finding (unsafe
 ones labelled), "Fix all safe torchlint findings", and "Disable TLxxx for this line" (a noqa).
 Settings come from the pyproject.toml nearest to each document, as on the command line.
+A Markdown document's Python blocks are checked as on the command line; notebook documents
+(LSP 3.17 `notebookDocument/*`) are not handled.
 Positions: torchlint counts columns in code points; the client's columns are in the encoding
 negotiated at initialisation (`positionEncoding`: utf-8, utf-16, the LSP default, or utf-32), so
 every position is converted on the way out (diagnostics, edits) and on the way in (the range of a
@@ -19,6 +21,7 @@ from urllib.parse import unquote, urlparse
 
 from torchlint import __version__
 from torchlint.config import ConfigError, FileConfig, Settings, SettingsResolver, build_settings
+from torchlint.documents import MARKDOWN, document_kind
 from torchlint.engine import LintResult, applicable, apply_findings, fix_text, lint_text
 from torchlint.guard import with_deep_stack
 from torchlint.noqa import is_suppressed, noqa_codes
@@ -67,15 +70,36 @@ class _Linter:
         context.project.overrides[context.path] = text
         self._projects[context.path] = context.project
         try:
-            result = with_deep_stack(lambda: lint_text(text, settings.rules_for(path), options=settings.options(),
-                                                       context=context))
+            if document_kind(path, settings.includes) == MARKDOWN:
+                result = LintResult(with_deep_stack(lambda: self._lint_markdown(text, settings, path, context)))
+            else:
+                result = with_deep_stack(lambda: lint_text(text, settings.rules_for(path),
+                                                           options=settings.options(), context=context))
         except Exception:
             return LintResult([])
         self._consumed[context.path] = set(context.consumed)
         return result
 
+    @staticmethod
+    def _lint_markdown(text: str, settings: Settings, path: str, context) -> List[Finding]:
+        """A Markdown document's Python blocks (positions are the document's own: no cells)."""
+        from torchlint.documents.check import lint_document
+        from torchlint.documents.markdown import MarkdownDocument
+
+        return lint_document(MarkdownDocument.parse(text), settings.rules_for(path), settings.options(), context)
+
     def fix_all(self, path: str, text: str) -> str:
         settings = self.settings_for(path)
+        if document_kind(path, settings.includes) == MARKDOWN:
+            from torchlint.documents.check import fix_document
+            from torchlint.documents.markdown import MarkdownDocument
+
+            try:
+                fixed = with_deep_stack(lambda: fix_document(MarkdownDocument.parse(text), settings.rules_for(path),
+                                                             False, settings.options(), import_context(path, settings)))
+            except Exception:
+                return text
+            return fixed.text if fixed.text is not None else text
         try:
             return with_deep_stack(lambda: fix_text(text, settings.rules_for(path), unsafe=False,
                                                     options=settings.options(),
