@@ -48,6 +48,7 @@ def named(source: str, explicit: bool = True) -> Optional[DeviceLevel]:
     # modules moved in place, and what they compute
     ("model = nn.Linear(2, 2)\nmodel.to('cuda')\nresult = model(torch.ones(2))", SURE),
     ("model = nn.Linear(2, 2)\nmodel.cuda()\nresult = model", SURE),
+    ("model = nn.Linear(2, 2)\nmodel.cuda()\nif torch.cuda.device_count() > 1:\n    model.cpu()\nresult = model", MAYBE),
     # `x.device` of a CUDA tensor
     ("x = torch.ones(2).cuda()\nresult = torch.zeros(2, device=x.device)", SURE),
     ("x = torch.ones(2)\nresult = torch.zeros(2, device=x.device)", NONE),
@@ -64,6 +65,7 @@ def test_device_of(source, expected):
 
 @pytest.mark.parametrize("source", [
     "def f(x):\n    return x",  # a parameter: its device is not known
+    "model = nn.Linear(2, 2)\nmodel.to('cuda')\nmodel.to('cpu')\nresult = model(torch.ones(2))",  # moved back
     "x = torch.ones(2).to(torch.float16)\nresult = x",
     "def f(x: torch.Tensor, dtype: torch.dtype):\n    return torch.ones(2).to(dtype)",
     "def f(kind):\n    y = torch.zeros(2, dtype=kind)\n    return torch.ones(2).to(kind)",  # used as a dtype

@@ -426,18 +426,30 @@ class DeviceFacts:
             return NONE
         used = {id(b) for b in self.analysis.reaching(name.value, where)}
         levels = [NONE]
+        # The last move before the use on every path to it (`model.to("cpu")` after an earlier
+        # `model.to(device)`) decides; earlier moves in the same scope no longer matter.
+        dominating = max((m[1][1].seq for m in moves if m[1][0] is where[0] and m[1][1].seq < where[1].seq
+                          and where[1].blocks[: len(m[1][1].blocks)] == m[1][1].blocks
+                          and not any(m[1][1].seq in loop for loop in where[1].loops)), default=-1)
         for _, move_where, call in moves:
             same_scope = move_where[0] is where[0]
             if same_scope and move_where[1].seq >= where[1].seq and not any(
                 move_where[1].seq in loop for loop in where[1].loops
             ):
                 continue  # moved only after this use
+            if (same_scope and move_where[1].seq < dominating) or (dominating >= 0 and not same_scope):
+                continue  # moved again later, before this use
             if used & {id(b) for b in self._reaching(name.value, move_where)}:
                 level = _or(self.move_target(call, move_where), NONE)
+                if dominating >= 0 and same_scope:
+                    levels.append(level)  # the dominating move, or a later one on some paths
+                    continue
                 blocks = move_where[1].blocks
                 if level == SURE and not (same_scope and where[1].blocks[: len(blocks)] == blocks):
                     level = MAYBE  # the move is not on every path to this use
                 levels.append(level)
+        if dominating >= 0:
+            return combine(levels[1:]) if len(levels) > 1 else NONE
         return max(levels)
 
     def _reaching(self, name: str, where: "Where") -> List[Binding]:
@@ -469,7 +481,7 @@ def _is_dtype(analysis: "ModuleAnalysis", expr: cst.BaseExpression, where: "Wher
 
 def _chain_receiver(call: cst.Call) -> Optional[cst.Name]:
     """`model.eval().cuda()` -> `model` when the outer call is a move and the chain keeps a module."""
-    if not (isinstance(call.func, cst.Attribute) and call.func.attr.value in ("to", "cuda")):
+    if not (isinstance(call.func, cst.Attribute) and call.func.attr.value in ("to", "cuda", "cpu")):
         return None
     node: cst.BaseExpression = call.func.value
     while (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
