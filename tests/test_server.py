@@ -165,3 +165,25 @@ async def test_a_markdown_document_is_checked_as_markdown(client: LanguageClient
     fix_all = [a for a in actions if a.kind == types.CodeActionKind.SourceFixAll]
     assert fix_all and apply(text, fix_all[0].edit.changes[uri][0]) == text.replace(
         "torch.load(p)", "torch.load(p, weights_only=True)")
+
+
+async def test_a_notebook_document_is_one_module_of_its_cells(client: LanguageClient, tmp_path):
+    notebook_uri = (tmp_path / "nb.ipynb").as_uri()
+    cells = ["import torch\n%matplotlib inline\n", "# notes\n", "!pip install torch\nstate = torch.load(p)\n"]
+    uris = [f"vscode-notebook-cell:{tmp_path / 'nb.ipynb'}#cell{i}" for i in range(3)]
+    kinds = [types.NotebookCellKind.Code, types.NotebookCellKind.Markup, types.NotebookCellKind.Code]
+    client.notebook_document_did_open(types.DidOpenNotebookDocumentParams(
+        notebook_document=types.NotebookDocument(uri=notebook_uri, notebook_type="jupyter-notebook", version=1,
+                                                 cells=[types.NotebookCell(kind=k, document=u) for k, u in zip(kinds, uris)]),
+        cell_text_documents=[types.TextDocumentItem(uri=u, language_id="python" if k == types.NotebookCellKind.Code
+                                                    else "markdown", version=1, text=t)
+                             for u, k, t in zip(uris, kinds, cells)]))
+    for _ in range(2):  # one publication per code cell
+        await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert list(client.diagnostics[uris[0]]) == []  # the magic is masked, no TL001
+    (diagnostic,) = client.diagnostics[uris[2]]  # torch was imported in the first cell
+    assert diagnostic.code == "TL502" and (diagnostic.range.start.line, diagnostic.range.start.character) == (1, 8)
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uris[2]), range=diagnostic.range,
+        context=types.CodeActionContext(diagnostics=[diagnostic])))
+    assert [a.title for a in actions] == ["Disable TL502 for this line"]

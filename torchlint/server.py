@@ -3,8 +3,9 @@
 Diagnostics on open, change (debounced) and save; code actions "Fix TLxxx" per finding (unsafe
 ones labelled), "Fix all safe torchlint findings", and "Disable TLxxx for this line" (a noqa).
 Settings come from the pyproject.toml nearest to each document, as on the command line.
-A Markdown document's Python blocks are checked as on the command line; notebook documents
-(LSP 3.17 `notebookDocument/*`) are not handled.
+A Markdown document's Python blocks are checked as on the command line; a notebook document
+(LSP 3.17 `notebookDocument/*`) is checked as one module of its code cells, diagnostics published
+on each cell's document.
 Positions: torchlint counts columns in code points; the client's columns are in the encoding
 negotiated at initialisation (`positionEncoding`: utf-8, utf-16, the LSP default, or utf-32), so
 every position is converted on the way out (diagnostics, edits) and on the way in (the range of a
@@ -88,6 +89,24 @@ class _Linter:
 
         return lint_document(MarkdownDocument.parse(text), settings.rules_for(path), settings.options(), context)
 
+    def lint_notebook(self, path: str, cells: List[str]) -> List[Finding]:
+        """The findings of a notebook's code cells (in order, one module); `finding.cell` is the
+        1-based index into `cells`."""
+        import json
+
+        from torchlint.documents.check import lint_document
+        from torchlint.documents.notebook import NotebookDocument
+
+        settings = self.settings_for(path)
+        data = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": text} for text in cells],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+        try:
+            document = NotebookDocument.parse(json.dumps(data))
+            return with_deep_stack(lambda: lint_document(document, settings.rules_for(path), settings.options(),
+                                                         import_context(path, settings)))
+        except Exception:
+            return []
+
     def fix_all(self, path: str, text: str) -> str:
         settings = self.settings_for(path)
         if document_kind(path, settings.includes) == MARKDOWN:
@@ -162,7 +181,9 @@ def build_server():
     from lsprotocol import types
     from pygls.lsp.server import LanguageServer
 
-    server = LanguageServer("torchlint", __version__)
+    server = LanguageServer("torchlint", __version__, notebook_document_sync=types.NotebookDocumentSyncOptions(
+        notebook_selector=[types.NotebookDocumentFilterWithCells(cells=[types.NotebookCellLanguage(language="python")],
+                                                                 notebook="jupyter-notebook")], save=True))
     linter = _Linter()
     pending: Dict[str, asyncio.Task] = {}
     severity = {"error": types.DiagnosticSeverity.Error, "warning": types.DiagnosticSeverity.Warning,
@@ -198,7 +219,30 @@ def build_server():
         server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=document.version))
 
-    def schedule(uri: str, delay: float) -> None:
+    def notebook_findings(notebook) -> List[tuple]:
+        """(cell uri, its text, its findings) for each code cell of an open notebook."""
+        cells = [cell.document for cell in notebook.cells if cell.kind == types.NotebookCellKind.Code]
+        texts = [server.workspace.get_text_document(uri).source for uri in cells]
+        findings = linter.lint_notebook(_path_of(notebook.uri), texts)
+        return [(uri, text, [f for f in findings if f.cell == index])
+                for index, (uri, text) in enumerate(zip(cells, texts), 1)]
+
+    def publish_notebook(uri: str) -> None:
+        """Diagnostics of a notebook's cells, each published on its cell's document."""
+        notebook = server.workspace.get_notebook_document(notebook_uri=uri)
+        if notebook is None:
+            return
+        codec = server.workspace.position_codec
+        for cell_uri, text, findings in notebook_findings(notebook):
+            lines = text.splitlines(keepends=True)
+            server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=cell_uri, diagnostics=[
+                types.Diagnostic(
+                    range=_range(types, codec, lines, f), message=f.message, source="torchlint", code=f.code,
+                    code_description=types.CodeDescription(href=rule_url(f.code)),
+                    severity=severity.get(levels.get(f.code, "warning"), types.DiagnosticSeverity.Warning))
+                for f in findings]))
+
+    def schedule(uri: str, delay: float, action=None) -> None:
         previous = pending.pop(uri, None)
         if previous is not None:
             previous.cancel()
@@ -206,7 +250,7 @@ def build_server():
         async def later() -> None:
             await asyncio.sleep(delay)
             pending.pop(uri, None)
-            publish(uri)
+            (action or publish)(uri)
 
         pending[uri] = asyncio.ensure_future(later())
 
@@ -233,6 +277,44 @@ def build_server():
         server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
 
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+    def notebook_did_open(params: types.DidOpenNotebookDocumentParams) -> None:
+        publish_notebook(params.notebook_document.uri)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def notebook_did_change(params: types.DidChangeNotebookDocumentParams) -> None:
+        schedule(params.notebook_document.uri, DEBOUNCE_SECONDS, publish_notebook)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
+    def notebook_did_save(params: types.DidSaveNotebookDocumentParams) -> None:
+        schedule(params.notebook_document.uri, 0, publish_notebook)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+    def notebook_did_close(params: types.DidCloseNotebookDocumentParams) -> None:
+        task = pending.pop(params.notebook_document.uri, None)
+        if task is not None:
+            task.cancel()
+        for cell in params.cell_text_documents:
+            server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=cell.uri, diagnostics=[]))
+
+    def cell_actions(uri: str, notebook, params: types.CodeActionParams) -> List[types.CodeAction]:
+        """In a notebook cell: "Disable TLxxx for this line" (fixes need the whole notebook,
+        which the command line writes: `torchlint check --fix nb.ipynb`)."""
+        codec = server.workspace.position_codec
+        actions = []
+        for cell_uri, text, findings in notebook_findings(notebook):
+            if cell_uri != uri:
+                continue
+            lines = text.splitlines(keepends=True)
+            for finding in findings:
+                if _overlaps(types, _range(types, codec, lines, finding), params.range) and 0 < finding.line <= len(lines):
+                    new_lines = list(lines)
+                    new_lines[finding.line - 1] = _noqa_line(lines[finding.line - 1], finding.code)
+                    actions.append(types.CodeAction(
+                        title=f"Disable {finding.code} for this line", kind=types.CodeActionKind.QuickFix,
+                        edit=types.WorkspaceEdit(changes={uri: [_text_edit(types, codec, text, "".join(new_lines))]})))
+        return actions
+
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
         types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix,
@@ -240,6 +322,9 @@ def build_server():
     )
     def code_action(params: types.CodeActionParams) -> List[types.CodeAction]:
         uri = params.text_document.uri
+        notebook = server.workspace.get_notebook_document(cell_uri=uri)
+        if notebook is not None:
+            return cell_actions(uri, notebook, params)
         text = server.workspace.get_text_document(uri).source
         path = _path_of(uri)
         result = linter.lint(path, text)
