@@ -13,7 +13,6 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
 from typing import Any, Dict, List, Optional, Tuple
 
 from torchlint import __version__
@@ -55,6 +54,8 @@ class ResultCache:
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             self._mark_folder()
+            import tempfile  # here: a fully cached run never imports it
+
             handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
             entry: Dict[str, Any] = {"findings": [_record(f) for f in findings], "deps": depends or {}}
             if extra:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from typing import List, Optional, Sequence, Tuple
 
@@ -97,6 +96,8 @@ def _write(path: str, infos: List[RuleInfo]) -> None:
     """Atomically (temporary file + rename); a read-only install only costs the next run time."""
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        import tempfile  # here: a run that writes nothing never imports it
+
         handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump([asdict(info) for info in infos], out)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import difflib
 import itertools
 from dataclasses import dataclass, field
 from typing import Deque, Dict, Iterable, Iterator, List, Optional, Tuple
@@ -269,6 +268,8 @@ def _isolated(task) -> FileOutcome:
 
 
 def unified_diff(path: str, before: str, after: str) -> str:
+    import difflib
+
     lines = difflib.unified_diff(
         before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{path}", f"b/{path}"
     )

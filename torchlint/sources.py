@@ -13,7 +13,6 @@ import hashlib
 import io
 import os
 import stat
-import tempfile
 import tokenize
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Optional, Sequence, Set, Tuple, Union
@@ -65,6 +64,8 @@ def write_source(source: SourceFile, new_text: str) -> None:
     data = new_text.encode(source.encoding)
     target = os.path.realpath(source.path)  # through a symbolic link: fix the file, keep the link
     folder = os.path.dirname(target)
+    import tempfile  # here: a run that writes nothing never imports it
+
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".torchlint-", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as out:

@@ -9,7 +9,6 @@ Markdown file's line and column. Everything outside a unit is kept byte for byte
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import os
 from dataclasses import dataclass, field
@@ -72,6 +71,8 @@ class Unit:
         old = self.code.splitlines()
         new = new_code.splitlines()
         result: List[str] = []
+        import difflib
+
         for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
             if tag == "equal":
                 result.extend(self.originals[i1:i2])
