@@ -133,3 +133,34 @@ def test_split_refuses_code_moved_before_the_first_unit():
     combined = combine(document)
     assert split(combined, combined.text) == {0: "a = 1\n", 1: "b = 2\n"}
     assert split(combined, "import os\n" + combined.text) is None
+
+
+TIMED = [cell(["import torch\n", "x = torch.randn(8, 8, device='cuda')\n"]),
+         cell(["%%time\n", "z = x @ x\n", "w = z + 1"]),  # queued, never waited for: reported
+         cell(["%time y = x @ x"]),  # the same, one line
+         cell(["%%timeit\n", "z = x @ x\n", "torch.cuda.synchronize()"]),  # waits: silent
+         cell(["%time v = (x @ x).sum().item()"]),  # .item() waits: silent
+         cell(["%%time\n", "for i in range(3):\n", "    q = x @ x\n", "print(q)"]),  # print waits: silent
+         cell(["%timeit -n 10 x @ x"]),  # options: the statement is masked as a comment, not judged
+         cell(["%%time\n", "h = torch.ones(3) * 2"])]  # CPU work: silent
+
+
+def test_timing_magics_around_unwaited_cuda_work_are_tl401(write, cli):
+    path = write("timed.ipynb", notebook(*TIMED))
+    items = json.loads(cli("check", "--no-cache", "--output-format", "json", path, cwd=path.parent).out)
+    assert [(i["code"], i["cell"], i["location"]["row"]) for i in items] == [("TL401", 2, 2), ("TL401", 3, 1)]
+    assert "IPython's `%time`" in items[0]["message"]
+
+
+def test_magic_timed_spans_are_a_fact_of_the_timing_analysis():
+    import libcst as cst
+
+    from torchlint.analysis import ModuleAnalysis
+
+    code = "import torch\nx = torch.ones(2, device='cuda')\ny = x * 2\nz = y.cpu()\n"
+    timing = ModuleAnalysis(cst.parse_module(code)).timing
+    (work,) = timing.magic_timed([(3, 3)])
+    assert timing.statement_work(work) is not None  # `x * 2` queues work, nothing waits
+    (waits,) = timing.magic_timed([(3, 4)])
+    assert timing.statement_work(waits) is None  # `.cpu()` waits for it
+    assert timing.magic_timed([(9, 9)]) == []  # no statement starts there

@@ -61,6 +61,9 @@ class LintOptions:
     target_torch: Tuple[int, ...] = (1, 0)  # the oldest torch the checked code must run on
     target_torch_stated: bool = False  # False: no setting or requirement said so (assume current torch)
     target_torchvision: Optional[Tuple[int, ...]] = None  # the oldest torchvision, when stated
+    # Line spans (first, last) of the module that an IPython `%%time` cell or `%time` / `%timeit`
+    # line times with the wall clock (a notebook's cells; see torchlint.documents).
+    magic_timed: Tuple[Tuple[int, int], ...] = ()
 
 
 class Rule:

@@ -105,6 +105,14 @@ class TimedStatement:
     events: List[Event]
 
 
+@dataclass(eq=False)
+class MagicTimed:
+    """Statements an IPython `%%time` cell or `%time` line times: the first, and the events of a run."""
+
+    first: cst.CSTNode
+    events: List[Event]
+
+
 class TimingFacts:
     def __init__(self, analysis: "ModuleAnalysis") -> None:
         self.analysis = analysis
@@ -704,6 +712,37 @@ class TimingFacts:
                     continue
                 events = self._function_events(function)
             found.append(TimedStatement(call, where, events))
+        return found
+
+    def magic_timed(self, spans: Sequence[Tuple[int, int]]) -> List[MagicTimed]:
+        """The module-level statements within each line span (a notebook's `%%time` cell or
+        `%time` line, which IPython times with the wall clock and never synchronises), each span
+        one timed run, ready for `statement_work`."""
+        if not spans:
+            return []
+        self._record_all()
+        if not self.imports_clock() and not getattr(self, "_magic_recorded", False):
+            self._magic_recorded = True  # not recorded without a clock import: IPython reads the clock
+            self._body(self.analysis.module.body)
+        module = self.analysis.module
+        line = 1 + len(module.header)
+        starts: List[Tuple[int, cst.CSTNode]] = []
+        for statement in module.body:
+            starts.append((line + len(getattr(statement, "leading_lines", ())), statement))
+            line += module.code_for_node(statement).count("\n")
+        module_events = self.events(module)
+        found: List[MagicTimed] = []
+        for first, last in spans:
+            chosen = [statement for start, statement in starts if first <= start <= last]
+            if not chosen:
+                continue
+            inside: Set[int] = set()
+            stack: List[cst.CSTNode] = list(chosen)
+            while stack:
+                node = stack.pop()
+                inside.add(id(node))
+                stack.extend(node.children)
+            found.append(MagicTimed(chosen[0], [e for e in module_events if id(e.node) in inside]))
         return found
 
     def statement_work(self, timed: TimedStatement) -> Optional[Event]:

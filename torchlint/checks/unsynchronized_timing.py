@@ -27,8 +27,10 @@ class UnsynchronizedCudaTiming(Rule):
     `time.perf_counter() - t0`); calls of a timer class of the file whose methods visibly read a
     wall clock (`t.tic()` ... `t.toc()`, `start()` ... `stop()`); and `timeit.timeit` /
     `timeit.repeat` / `timeit.Timer(...)` of a statement (a lambda, a function of the file, or
-    source text) that queues CUDA work and never waits. It reports the second read (the stop
-    call, the timeit call).
+    source text) that queues CUDA work and never waits; and, in notebooks, IPython's `%%time` /
+    `%%timeit` cells and `%time` / `%timeit` lines of such work (they read the wall clock and
+    never synchronise). It reports the second read (the stop call, the timeit call, the first
+    timed statement).
 
     It reports only when CUDA work is queued in the interval and nothing measured waits for it.
     Work may run on CUDA when it involves a module or tensor moved with `.cuda()`, `.to("cuda")`
@@ -121,6 +123,13 @@ class UnsynchronizedCudaTiming(Rule):
             work = timing.unwaited_work(interval)
             if work:
                 self._report(interval, work)
+        for magic in timing.magic_timed(self.options.magic_timed):  # a notebook's %%time cell, %time line
+            if timing.statement_work(magic) is not None:  # type: ignore[arg-type]
+                self.report(magic.first, (
+                    "IPython's `%time` / `%%time` / `%timeit` reads the wall clock around CUDA work that nothing "
+                    "waits for, so it measures only how long queueing the kernels takes; end the timed code "
+                    "with `torch.cuda.synchronize()` or use `torch.utils.benchmark.Timer`"
+                ))
         for timed in timing.timed_statements():
             if timing.statement_work(timed) is not None:
                 self.report(timed.call, (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 NOTEBOOK, MARKDOWN, PYTHON = "notebook", "markdown", "python"
 NOTEBOOK_SUFFIXES = (".ipynb",)
@@ -62,6 +62,7 @@ class Unit:
     cell: Optional[int] = None  # the notebook cell (1-based, counting every cell)
     skipped: str = ""  # why the unit is not linted ("" when it is)
     error: Optional[SyntaxError] = None  # a notebook cell that does not parse: one TL001 for it
+    timed: List[Tuple[int, int]] = field(default_factory=list)  # code line spans a %%time / %time times
     render: Callable[[str, int], str] = field(default=lambda line, near: line, repr=False)
     # render(code line, index of the nearest original line): the document text of a new line
 

@@ -24,6 +24,7 @@ class Combined:
     text: str
     starts: List[int]  # virtual line (1-based) of each linted unit's code line 1
     units: List[int]  # the unit index of each linted unit
+    timed: Tuple[Tuple[int, int], ...] = ()  # virtual line spans a %%time cell or %time line times
 
     def locate(self, line: int) -> Tuple[int, int]:
         """(unit index, its code line) of a line of the joined module."""
@@ -35,6 +36,7 @@ def combine(document: Document) -> Combined:
     parts: List[str] = []
     starts: List[int] = []
     units: List[int] = []
+    timed: List[Tuple[int, int]] = []
     line = 1
     for index, unit in enumerate(document.units):
         if unit.skipped or unit.error is not None or not unit.code.strip():
@@ -45,8 +47,9 @@ def combine(document: Document) -> Combined:
         starts.append(line)
         units.append(index)
         parts.append(code)
+        timed.extend((line + first - 1, line + last - 1) for first, last in unit.timed)
         line += code.count("\n")
-    return Combined("".join(parts), starts, units)
+    return Combined("".join(parts), starts, units, tuple(timed))
 
 
 def split(combined: Combined, fixed: str) -> Optional[Dict[int, str]]:
@@ -126,7 +129,7 @@ def lint_document(document: Document, rules, options, context) -> List[Finding]:
     combined = combine(document)
     findings = cell_syntax_errors(document, [r.code for r in rules])
     if combined.text:
-        result = lint_text(combined.text, rules, options=options, context=context)
+        result = lint_text(combined.text, rules, options=_with_magics(options, combined), context=context)
         findings.extend(place(document, combined, f) for f in result.findings)
     return _sorted(findings)
 
@@ -138,6 +141,7 @@ def fix_document(document: Document, rules, unsafe: bool, options, context) -> D
     errors = cell_syntax_errors(document, [r.code for r in rules])
     if not combined.text:
         return DocumentResult(_sorted(errors))
+    options = _with_magics(options, combined)  # the timed spans keep their lines: TL401 has no fix there
     result = fix_text(combined.text, rules, unsafe, options, context)
     new_codes = split(combined, result.text) if result.text != combined.text else {}
     if new_codes is None:  # the fixes moved a unit boundary: report, write nothing
@@ -153,6 +157,17 @@ def fix_document(document: Document, rules, unsafe: bool, options, context) -> D
     findings = [place(after, fixed_combined, f) for f in result.findings]
     return DocumentResult(_sorted(errors + findings), text, result.fixed, dict(getattr(result, "fixed_codes", {})),
                           [f"fix dropped: {m}" for m in result.failed])
+
+
+def _with_magics(options, combined: Combined):
+    """The lint options plus the spans IPython's timing magics time (TL401 reads them)."""
+    if not combined.timed:
+        return options
+    import dataclasses
+
+    from torchlint.rule import LintOptions
+
+    return dataclasses.replace(options or LintOptions(), magic_timed=combined.timed)
 
 
 def _terminated(code: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 # Cell magics whose body is Python; any other cell magic (%%bash, %%writefile, ...) is not.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "memit", "mprun", "lprun"})
@@ -22,6 +22,8 @@ _LINE_MAGIC = re.compile(r"^(\s*)%(\w+)(\s+)(?=[^\s-])")
 FLAGS = ast.PyCF_ONLY_AST | getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)  # notebooks await at top level
 
 Restores = Dict[int, Tuple[str, str]]  # code line index -> (masked prefix, original prefix)
+Spans = List[Tuple[int, int]]  # (first, last) code lines (1-based) that a timing magic times
+TIMING_MAGICS = frozenset({"time", "timeit"})
 
 
 def syntax_error(code: str) -> Optional[SyntaxError]:
@@ -36,17 +38,28 @@ def syntax_error(code: str) -> Optional[SyntaxError]:
 
 def mask(code: str) -> Tuple[str, Restores]:
     """`code` with its IPython syntax masked, and the line prefixes to restore after a fix."""
+    masked, restores, _ = mask_timed(code)
+    return masked, restores
+
+
+def mask_timed(code: str) -> Tuple[str, Restores, Spans]:
+    """As `mask`, plus the spans of code that `%%time` / `%time` / `%timeit` time."""
     if "%" not in code and "!" not in code and "?" not in code:
-        return code, {}
+        return code, {}, []
     if syntax_error(code) is None:
-        return code, {}
+        return code, {}, []
     lines = code.splitlines(keepends=True)
     first = lines[0].lstrip() if lines else ""
+    timed: Spans = []
+    cell_span = 0  # 1 when timed[0] is a %%time cell's body
     if first.startswith("%%"):
         name = re.match(r"%%(\w*)", first).group(1)  # type: ignore[union-attr]
         lines[0] = _comment(lines[0])
         if name not in PYTHON_CELL_MAGICS:  # %%bash, %%writefile: the whole cell is not Python
-            return "".join(_comment(line) for line in lines), {}
+            return "".join(_comment(line) for line in lines), {}, []
+        if name in TIMING_MAGICS and len(lines) > 1:
+            timed.append((2, len(lines)))
+            cell_span = 1
         start = 1
     else:
         start = 0
@@ -75,10 +88,12 @@ def mask(code: str) -> Tuple[str, Restores]:
                     replacement = indent + "if 1:".ljust(len(body))
                     with_statements[index] = replacement + line[len(prefix):]
                     restores[index] = (replacement, prefix)
+                    if magic.group(2) in TIMING_MAGICS:
+                        timed.append((index + 1, index + 1))
     masked = "".join(with_statements)
     if restores and syntax_error(masked) is not None:
-        return "".join(comments_only), {}
-    return masked, restores
+        return "".join(comments_only), {}, timed[:cell_span]  # line magics' statements are comments now
+    return masked, restores, timed
 
 
 def _comment(line: str) -> str:

@@ -14,7 +14,7 @@ import re
 from typing import Dict, List, Optional
 
 from torchlint.documents import MARKDOWN, Document, Unit
-from torchlint.documents.magics import mask, syntax_error
+from torchlint.documents.magics import mask_timed, syntax_error
 
 PYTHON_TAGS = frozenset({
     "python", "py", "python3", "py3", "ipython", "ipython3", "pycon", "python-repl",
@@ -103,8 +103,9 @@ def _unit(lines: List[str], content: List[str], span: range, language: str, pref
         code_lines.append(line)
         columns.append(max(offset, 0))
     code = "\n".join(code_lines) + "\n" if code_lines else ""
-    code, restores = mask(code) if language.startswith("ipython") or "%" in code or "!" in code else (code, {})
-    unit = Unit(label, code, originals, columns, span.start + 1,
+    code, restores, timed = (mask_timed(code) if language.startswith("ipython") or "%" in code or "!" in code
+                             else (code, {}, []))
+    unit = Unit(label, code, originals, columns, span.start + 1, timed=timed,
                 render=lambda line, near: _render(line, near, prefix, console, restores))
     error = syntax_error(code) if code.strip() else None
     if error is not None:

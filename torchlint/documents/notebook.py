@@ -12,7 +12,7 @@ import json
 from typing import Any, Dict, List, Optional, Tuple
 
 from torchlint.documents import NOTEBOOK, Document, DocumentError, Unit
-from torchlint.documents.magics import mask, syntax_error, unmask_line
+from torchlint.documents.magics import mask_timed, syntax_error, unmask_line
 
 
 class NotebookDocument(Document):
@@ -43,9 +43,9 @@ class NotebookDocument(Document):
                 continue
             source = cell.get("source", "")
             original = "".join(source) if isinstance(source, list) else str(source)
-            code, restores = mask(original)
+            code, restores, timed = mask_timed(original)
             originals = original.splitlines()
-            unit = Unit(f"cell {index + 1}", code, originals, [0] * len(originals), 1, index + 1,
+            unit = Unit(f"cell {index + 1}", code, originals, [0] * len(originals), 1, index + 1, timed=timed,
                         render=lambda line, near, r=restores: unmask_line(line, r, near))
             unit.error = syntax_error(code) if code.strip() else None
             cells[len(units)] = index
