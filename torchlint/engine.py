@@ -1,8 +1,8 @@
 """Lint and fix one source text: one parse, one traversal for all rules, fixes to a fixpoint.
 
 Speed decisions (see DESIGN.md "Speed"): every file gets CPython's own parser first (a syntax check
-ten times cheaper than LibCST); a file whose text contains no trigger word of any enabled
-rule is never parsed by LibCST; rules without their trigger words are not run; positions are computed only
+ten times cheaper than LibCST); a file whose code has no trigger (a name or attribute, see
+torchlint/triggers.py) of any enabled rule is never parsed by LibCST; rules without theirs are not run; positions are computed only
 when a file has findings; the analysis is one statement walk plus bookkeeping in the traversal.
 """
 
@@ -20,6 +20,7 @@ from torchlint.analysis import ModuleAnalysis
 from torchlint.analysis.project import ImportContext
 from torchlint.noqa import is_suppressed
 from torchlint.rule import SAFE, Edit, Finding, Fix, LintOptions, Rule
+from torchlint.triggers import triggered
 
 SYNTAX_ERROR_CODE = "TL001"
 INTERNAL_ERROR_CODE = "TL002"
@@ -29,6 +30,7 @@ MAX_DEPTH = 1000  # syntax-tree depth; LibCST's parse time grows faster than lin
 # CPython refusals that are limits of its parser, not mistakes LibCST might accept.
 _PARSER_LIMITS = ("too many nested parentheses", "too complex", "too many statically nested blocks")
 MAX_FIX_ROUNDS = 10
+MAGIC_TIMED = ("%time",)  # evidence for TL401 that is not in the code: a timing magic of a notebook
 
 
 @dataclass
@@ -181,8 +183,10 @@ def parse_source(text: str) -> cst.Module:
     return module
 
 
-def triggered_rules(text: str, rules: Sequence[Type[Rule]]) -> List[Type[Rule]]:
-    return [r for r in rules if r.visits and (not r.triggers or any(t in text for t in r.triggers))]
+def triggered_rules(text: str, rules: Sequence[Type[Rule]], options: Optional[LintOptions] = None
+                    ) -> List[Type[Rule]]:
+    """The rules whose evidence (names and attributes in the code, torchlint/triggers.py) `text` has."""
+    return triggered(rules, text, MAGIC_TIMED if options is not None and options.magic_timed else ())
 
 
 def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Module] = None,
@@ -192,7 +196,7 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
 
     `module` is the already parsed `text`, when the caller has it (the fix loop does).
     `apply_noqa=False` leaves `# noqa` to the caller (flake8 handles it itself)."""
-    active = triggered_rules(text, rules)
+    active = triggered_rules(text, rules, options)
     python_error: Optional[SyntaxError] = None
     analysis: Optional[ModuleAnalysis] = None
     if module is None:

@@ -73,6 +73,8 @@ class Rule:
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     fix_safety: ClassVar[str] = NO_FIX
+    # Evidence the rule needs to fire (torchlint/triggers.py): "name" an identifier of the code,
+    # ".name" an attribute access, "import name" a name in an import statement. Empty: always run.
     triggers: ClassVar[Tuple[str, ...]] = ()
     level: ClassVar[str] = "warning"  # SARIF level: error, warning or note
     visits: ClassVar[bool] = True  # False for engine-level rules (TL001) that have no visitor

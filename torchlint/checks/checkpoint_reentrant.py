@@ -47,7 +47,7 @@ class CheckpointUseReentrant(Rule):
     name = "checkpoint-without-use-reentrant"
     summary = "`torch.utils.checkpoint` without `use_reentrant` warns and uses the legacy variant"
     fix_safety = SAFE
-    triggers = ("checkpoint",)
+    triggers = ("checkpoint", "checkpoint_sequential")
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.analysis.qualified_name(node.func)

@@ -22,7 +22,7 @@ _LEGACY_DTYPES = {
     "Float": "float32", "Double": "float64", "Half": "float16", "BFloat16": "bfloat16", "Byte": "uint8",
     "Char": "int8", "Short": "int16", "Int": "int32", "Long": "int64", "Bool": "bool",
 }
-_TRIGGERS = ("import torch", "from torch", "import numpy", "from numpy", "functorch", "torchvision")
+_TRIGGERS = ("import torch", "import numpy", "import functorch", "import torchvision")  # the table's roots
 
 
 class _DeprecationTracker(Rule):

@@ -56,7 +56,7 @@ class InterpolateAlignCorners(Rule):
     summary = "`align_corners` with a non-interpolating mode (nearest, area) raises ValueError"
     fix_safety = SAFE
     level = "error"
-    triggers = ("align_corners",)
+    triggers = ("align_corners", "interpolate", "upsample", "Upsample")  # align_corners may be positional
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.analysis.qualified_name(node.func)

@@ -65,7 +65,7 @@ class Log1pExpm1(Rule):
     name = "imprecise-log-exp"
     summary = "`torch.log(1 + x)`, `torch.exp(x) - 1`, log-sum-exp by hand lose precision; use `log1p` / `expm1` / `logsumexp`"
     fix_safety = SAFE
-    triggers = ("log(", "exp(")
+    triggers = (".log", ".exp")  # torch.log, torch.exp (attributes: the rule reads only those)
 
     def visit_Call(self, node: cst.Call) -> None:
         if len(node.args) != 1 or node.args[0].keyword or node.args[0].star:

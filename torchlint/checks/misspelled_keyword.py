@@ -66,7 +66,7 @@ class MisspelledKeyword(Rule):
     summary = "keyword argument that the torch callable does not accept, close to one it does"
     fix_safety = SOMETIMES
     level = "error"
-    triggers = ("import torch", "from torch", "require_grad")
+    triggers = ("import torch", "require_grad")  # a torch callable, or `x.require_grad = ...`
 
     def __init__(self, analysis) -> None:
         super().__init__(analysis)

@@ -55,7 +55,7 @@ class NumpyWithoutDetachOrCpu(Rule):
     name = "numpy-without-detach-or-cpu"
     summary = "`.numpy()` on a tensor that may require grad or live on CUDA; call `.detach().cpu()` first"
     fix_safety = SAFE
-    triggers = (".numpy(",)
+    triggers = (".numpy",)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func

@@ -42,7 +42,7 @@ def _catches_type_error(handler: cst.ExceptHandler) -> bool:
 
 
 class _LoadTracker(Rule):
-    triggers = ("load",)
+    triggers = ("load",)  # torch.load
 
     def __init__(self, analysis) -> None:
         super().__init__(analysis)

@@ -66,7 +66,7 @@ class UnknownTorchAttribute(Rule):
     summary = "name that the torch module does not have (raises AttributeError)"
     fix_safety = SAFE
     level = "error"
-    triggers = ("import torch", "from torch")  # names resolve only through an import of torch
+    triggers = ("import torch",)  # names resolve only through an import of torch
 
     def __init__(self, analysis) -> None:
         super().__init__(analysis)

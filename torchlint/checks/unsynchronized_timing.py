@@ -115,7 +115,9 @@ class UnsynchronizedCudaTiming(Rule):
     name = "unsynchronized-cuda-timing"
     summary = "timing CUDA work with the wall clock without waiting for the GPU misses the queued kernels"
     fix_safety = SAFE
-    triggers = ("time",)  # every clock comes from the `time` or `timeit` module, or a timer class reading one
+    # Every clock comes from the `time` or `timeit` module (a timer class of the file reads one);
+    # "%time": a notebook's `%%time` / `%timeit` magic (the engine adds it when LintOptions.magic_timed).
+    triggers = ("time", "timeit", "%time")
 
     def finish(self) -> None:
         timing = self.analysis.timing

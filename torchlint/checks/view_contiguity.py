@@ -61,7 +61,7 @@ class ViewOnNonContiguous(Rule):
     name = "view-on-non-contiguous"
     summary = "`.view()` on a tensor that may be non-contiguous may raise; use `.reshape()`"
     fix_safety = SAFE
-    triggers = (".view(",)
+    triggers = (".view",)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func

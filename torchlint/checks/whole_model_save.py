@@ -61,7 +61,7 @@ class WholeModelSave(Rule):
     name = "whole-model-save"
     summary = "`torch.save` of a whole module pickles its class; save its `state_dict()` instead"
     fix_safety = UNSAFE
-    triggers = ("save",)
+    triggers = ("save",)  # torch.save
 
     def visit_Call(self, node: cst.Call) -> None:
         if self.analysis.qualified_name(node.func) != "torch.save":
