@@ -118,6 +118,7 @@ def checkout_commit(checkout: str) -> Optional[str]:
 
 
 def count_sources(checkout: str) -> Tuple[int, int]:
+    """Python files and their lines (notebooks and Markdown, which torchlint also reads, are not counted)."""
     files = lines = 0
     for root, dirs, names in os.walk(checkout):
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
@@ -153,8 +154,10 @@ def lint(repo: Repo, checkout: str, extra: Sequence[str], source: Optional[str] 
         detail = internal[0] if internal else done.stderr.strip()[-300:]
         run.error = f"torchlint exited {done.returncode} ({len(internal)} TL002): {detail[:300]}"
     for item in items:
-        path = os.path.relpath(os.path.abspath(os.path.join(empty, item["filename"])), checkout)
-        key = (repo.name, repo.commit, path.replace(os.sep, "/"), int(item["location"]["row"]), item["code"])
+        path = os.path.relpath(os.path.abspath(os.path.join(empty, item["filename"])), checkout).replace(os.sep, "/")
+        if item.get("cell") is not None:  # notebooks: rows count within the cell, as torchlint prints them
+            path = f"{path}:cell {item['cell']}"
+        key = (repo.name, repo.commit, path, int(item["location"]["row"]), item["code"])
         run.findings.append(Finding(key, item.get("message", ""), int(item["location"].get("column", 1))))
     return run
 
@@ -177,12 +180,25 @@ def needing_judgment(findings: List[Finding], sample: Optional[int], seed: int) 
     return needed
 
 
-def context(checkout: str, path: str, line: int) -> List[str]:
+def source_lines(checkout: str, path: str) -> List[str]:
+    """The lines a finding's row counts in: the file, or for `nb.ipynb:cell N` that notebook cell."""
+    file_path, _, cell = path.partition(":cell ")
     try:
-        with open(os.path.join(checkout, path), encoding="utf-8", errors="replace") as handle:
-            text = handle.read().splitlines()
+        with open(os.path.join(checkout, file_path), encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
     except OSError:
         return []
+    if not cell:
+        return text.splitlines()
+    try:
+        source = json.loads(text)["cells"][int(cell) - 1]["source"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return []
+    return ("".join(source) if isinstance(source, list) else str(source)).splitlines()
+
+
+def context(checkout: str, path: str, line: int) -> List[str]:
+    text = source_lines(checkout, path)
     low, high = max(1, line - CONTEXT), min(len(text), line + CONTEXT)
     return [f"{'>' if n == line else ' '}{n:6d} | {text[n - 1]}" for n in range(low, high + 1)]
 
