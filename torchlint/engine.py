@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Type
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from torchlint.analysis import ModuleAnalysis
 from torchlint.analysis.project import ImportContext
 from torchlint.noqa import is_suppressed
+from torchlint.positions import module_positions, positions
 from torchlint.rule import SAFE, Edit, Finding, Fix, LintOptions, Rule
 from torchlint.triggers import triggered
 
@@ -229,7 +229,7 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
         findings.extend(instance.findings)
     if not findings:
         return LintResult([], module)
-    _locate(module, findings)
+    _locate(module, findings, text)
     lines = text.splitlines()
     kept = [f for f in findings if not (apply_noqa and _suppressed(f, lines))]
     kept.sort(key=lambda f: (f.line, f.column, f.code))
@@ -292,29 +292,22 @@ def read_error_finding(message: str) -> Finding:
 
 
 def _positions(module: cst.Module):
-    """Node -> CodeRange. One code-generation pass that records positions, without the metadata
-    wrapper's extra visit of the whole tree (half the cost); the public API is the fallback."""
-    try:
-        from libcst.metadata.position_provider import PositionProvidingCodegenState
-
-        provider = PositionProvider()
-        state = PositionProvidingCodegenState(default_indent=module.default_indent,
-                                              default_newline=module.default_newline, provider=provider)
-        module._codegen(state)
-        return provider._computed
-    except (ImportError, AttributeError, TypeError):  # pragma: no cover - other LibCST versions
-        return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    """Every node's position (one code generation of the whole module)."""
+    return module_positions(module)
 
 
-def _locate(module: cst.Module, findings: List[Finding]) -> None:
-    positions = _positions(module)
+def _locate(module: cst.Module, findings: List[Finding], text: Optional[str] = None) -> None:
+    """Positions of the findings and of their fixes' edits, from the top-level statements that
+    hold them (torchlint/positions.py; the whole module when `text` is not given)."""
+    nodes = [f.node for f in findings] + [e.old for f in findings if f.fix is not None for e in f.fix.edits]
+    where_is = positions(module, nodes, text)
     for finding in findings:
-        where = positions[finding.node]
+        where = where_is[finding.node]
         finding.line, finding.column = where.start.line, where.start.column + 1
         finding.end_line, finding.end_column = where.end.line, where.end.column + 1
         if finding.fix is not None:
             for edit in finding.fix.edits:
-                old = positions[edit.old]
+                old = where_is[edit.old]
                 finding.fix_edits_positions.append((
                     old.start.line, old.start.column + 1, old.end.line, old.end.column + 1,
                     _code_for(module, edit.new),
