@@ -252,3 +252,12 @@ def test_library_builders():
     tv = "import torchvision\n"
     assert mode(tv + "def f(x):\n    model = torchvision.models.resnet18(weights='DEFAULT')\n    return model(x)\n") \
         is Mode.TRAIN  # torchvision builders return training-mode models, weights or not
+
+
+def test_a_function_that_switches_a_global_model_makes_its_mode_unknown_after_it():
+    script = "model = Net()\nmodel.load_state_dict(sd)\n{between}y = model(x)\n"
+    assert mode(script.format(between="")) is Mode.TRAIN
+    handler = "def validate(engine):\n    model.eval()\n\nengine.on_epoch_end(validate)\n"
+    assert mode(script.format(between=handler)) is Mode.UNKNOWN
+    local = "def validate(model):\n    model.eval()\n\n"  # its own parameter, not the global
+    assert mode(script.format(between=local)) is Mode.TRAIN

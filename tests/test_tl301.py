@@ -521,6 +521,7 @@ CLEAN = Path(__file__).resolve().parents[1] / "fixtures" / "TL301" / "clean.py"
     ("model = torch.jit.load(path)", "model = Classifier()"),  # a scripted model
     ("class RefineHead(BackboneBase):", "class RefineHead:"),  # a possible nn.Module
     ('net = Classifier().to("cpu")\n', 'net = Classifier().to("cpu")\n    net.load_state_dict({})\n'),  # weights
+    ("        tracked.eval()\n", "        print(engine)\n"),  # a callback that switches the global model
 ])
 def test_each_near_miss_is_one_step_from_a_finding(near_miss, mistake):
     """The clean fixtures are near misses: undoing the one thing that makes each right is reported."""

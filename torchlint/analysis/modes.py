@@ -351,8 +351,31 @@ class ModeFacts:
                 events.append(_Event(info.seq + 0.5, blocks, mode, f"`{check_key}.training` tested", assume=True))
         for binding in self._bindings(scope, key):
             events.append(self._binding_event(binding, key))
+        if scope.kind == "module":
+            events.extend(self._global_switchers(key))
         events.sort(key=_seq)
         return events
+
+    def _global_switchers(self, key: str) -> List[_Event]:
+        """A function that switches a module-level model (`def update(engine, batch):
+        model.train()`) may run whenever something calls it, callbacks and engines included:
+        from its definition on, the model's mode at module level is unknown."""
+        root = key.split(".")[0]
+        found = []
+        module_scope = self.analysis.index.module_scope
+        for scope_id, setters in self._setters.items():
+            info = next((i for _, _, i, _ in setters), None)
+            if info is None or info.scope is module_scope or root in info.scope.bindings:
+                continue
+            if not any(_covers(setter, key) or setter.startswith(key + ".") for setter, _, _, _ in setters):
+                continue
+            definition = info
+            while definition.scope is not module_scope and id(definition.scope.node) in self.analysis.index.statements:
+                definition = self.analysis.index.statements[id(definition.scope.node)]
+            if definition.scope is module_scope:
+                found.append(_Event(definition.seq, definition.blocks, _Set.UNKNOWN,
+                                    f"`{_name(info.scope)}()` switches it when called"))
+        return found
 
     def _binding_event(self, binding: Binding, key: str) -> _Event:
         info = binding.stmt
