@@ -96,6 +96,7 @@ def test_a_dying_worker_costs_only_its_file(cli, write, tmp_path, monkeypatch):
         write(f"f{index}.py", LOAD)
     write("f2.py", LOAD)
     monkeypatch.setattr(runner, "_lint_or_fix", _dies_on("f2.py"))
+    monkeypatch.setattr(runner, "POOL_MIN_BYTES", 0)  # five small files: workers only when told to
     result = cli("check", "--no-cache", "--jobs", "2", "--output-format", "json", tmp_path)
     assert result.code == 2
     assert sorted(findings(result)) == [("f0.py", 2, "TL502"), ("f1.py", 2, "TL502"), ("f2.py", 1, "TL002"),

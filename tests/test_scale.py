@@ -4,6 +4,8 @@ correct (hits, misses on change, corrupt entries ignored, fixes never served sta
 import json
 from pathlib import Path
 
+from torchlint import runner
+
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,7 +17,8 @@ def findings(cli, *args, cwd):
     return result.code, [(Path(f["filename"]).name, f["code"], f["location"]["row"]) for f in json.loads(result.out)]
 
 
-def test_parallel_equals_serial(cli, tmp_path):
+def test_parallel_equals_serial(cli, tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "POOL_MIN_BYTES", 0)  # the fixtures are small: workers only when told to
     for index, bad in enumerate(sorted((ROOT / "fixtures").glob("*/bad.py"))):
         (tmp_path / f"f{index}.py").write_text(bad.read_text())
     serial = findings(cli, "--jobs", "1", "--no-cache", cwd=tmp_path)
@@ -110,3 +113,18 @@ def test_progress_shows_only_on_a_terminal_for_long_runs(monkeypatch):
     progress.tick()
     progress.done()
     assert quiet.getvalue() == ""
+
+
+def test_little_work_starts_no_process(cli, tmp_path, monkeypatch):
+    """Fewer bytes to lint than a pool is worth, or a cache that answers everything: no worker."""
+    (tmp_path / "bad.py").write_text(BAD)
+    (tmp_path / "other.py").write_text(BAD)
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a process pool was started")
+
+    monkeypatch.setattr(runner, "_pooled", no_pool)
+    assert findings(cli, "--jobs", "2", "--no-cache", cwd=tmp_path)[1] == [("bad.py", "TL502", 5), ("other.py", "TL502", 5)]
+    monkeypatch.setattr(runner, "POOL_MIN_BYTES", 0)
+    findings(cli, "--jobs", "1", cwd=tmp_path)  # fills the cache
+    assert findings(cli, "--jobs", "2", cwd=tmp_path)[1] == [("bad.py", "TL502", 5), ("other.py", "TL502", 5)]

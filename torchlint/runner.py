@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import os
 from dataclasses import dataclass, field
 from typing import Deque, Dict, Iterable, Iterator, List, Optional, Tuple
 
@@ -203,23 +204,45 @@ def run(paths: Iterable[str], settings, options: RunOptions, jobs: int) -> Itera
     `settings` is a Settings or a SettingsResolver (settings per file, resolved here so workers
     never read configuration). A worker that dies (a crash in native code, the OOM killer) costs
     only its own file: the files it held are checked again one by one in fresh processes, the
-    one that kills its process again becomes a TL002 finding, and the run goes on."""
+    one that kills its process again becomes a TL002 finding, and the run goes on.
+
+    Workers start only for work worth them: what the cache answers needs none, and when the files
+    left to lint hold less than POOL_MIN_BYTES of source, starting processes (each imports
+    LibCST and the rules) costs more than it saves, so they are linted here."""
     paths = iter(paths)
-    if jobs > 1:  # what the cache answers needs no worker: a fully cached run starts no process
+    if jobs <= 1:
         for path in paths:
-            known = cached_outcome(path, settings, options)
-            if known is None:
-                paths = itertools.chain([path], paths)
-                break
-            yield known
-    first = list(itertools.islice(paths, 2))
-    if jobs <= 1 or len(first) < 2:
-        for path in itertools.chain(first, paths):
             yield process_file(path, settings, options)
         return
-    tasks = ((path, settings.for_path(path), options) for path in itertools.chain(first, paths))
+    ahead: List[Tuple[str, Optional[FileOutcome]]] = []  # looked at, not yet yielded
+    left, count = 0, 0  # bytes and number of the files ahead that the cache does not answer
+    for path in paths:
+        known = cached_outcome(path, settings, options)
+        if known is not None and not ahead:
+            yield known
+            continue
+        ahead.append((path, known))
+        if known is None:
+            left, count = left + _size(path), count + 1
+            if left >= POOL_MIN_BYTES and count >= 2:
+                break
+    else:  # every path seen, too little left for a pool
+        for path, known in ahead:
+            yield known if known is not None else process_file(path, settings, options)
+        return
+    tasks = ((path, settings.for_path(path), options) for path in itertools.chain((p for p, _ in ahead), paths))
     batches = iter(lambda: list(itertools.islice(tasks, BATCH)), [])
     yield from _pooled(batches, jobs)
+
+
+POOL_MIN_BYTES = 256_000  # about 7,000 lines: what one process lints in the time a pool takes to start
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def _pooled(batches: Iterator[list], jobs: int) -> Iterator[FileOutcome]:

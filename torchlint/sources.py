@@ -9,13 +9,15 @@ atomically, so an interrupted run never leaves half a file.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import io
 import os
+import re
 import stat
 import tokenize
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Optional, Sequence, Set, Tuple, Union
+from typing import Callable, Iterable, Iterator, Optional, Pattern, Sequence, Set, Tuple, Union
 
 DEFAULT_EXCLUDES = (
     ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "build", "dist", "__pycache__",
@@ -87,13 +89,24 @@ def is_excluded(path: str, patterns: Sequence[str], root: str = "") -> bool:
     slash such as `tests/golden`, the path below `root` or one of its leading folders."""
     relative = os.path.relpath(path, root) if root else path
     parts = [p for p in os.path.normpath(relative).replace(os.sep, "/").split("/") if p not in ("", ".", "..")]
-    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    for pattern in patterns:
-        pattern = pattern.strip("/")
-        candidates = prefixes if "/" in pattern else parts
-        if any(fnmatch.fnmatch(candidate, pattern) for candidate in candidates):
-            return True
+    names, paths = _compiled(tuple(patterns))
+    if names is not None and any(names.match(os.path.normcase(part)) for part in parts):
+        return True
+    if paths is not None:
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        return any(paths.match(os.path.normcase(prefix)) for prefix in prefixes)
     return False
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(patterns: Tuple[str, ...]) -> Tuple[Optional[Pattern[str]], Optional[Pattern[str]]]:
+    """The patterns as two regular expressions, compiled once per set (a walk asks per folder):
+    those matched against each name, and those with a slash, against each leading path.
+    As `fnmatch.fnmatch`: both sides through `os.path.normcase`."""
+    stripped = [pattern.strip("/") for pattern in patterns]
+    names = [fnmatch.translate(os.path.normcase(p)) for p in stripped if "/" not in p]
+    paths = [fnmatch.translate(os.path.normcase(p)) for p in stripped if "/" in p]
+    return (re.compile("|".join(names)) if names else None, re.compile("|".join(paths)) if paths else None)
 
 
 Excludes = Union[Sequence[str], Callable[[str], Tuple[Sequence[str], str]]]
