@@ -312,3 +312,12 @@ def test_library_models_come_from_the_data_table(qualified, factory, module_clas
     from torchlint.analysis.torch_api import is_module_class_name, is_module_factory
 
     assert (is_module_factory(qualified), is_module_class_name(qualified)) == (factory, module_class)
+
+
+def test_searching_the_project_never_blocks_on_a_fifo(tmp_path):
+    import os
+
+    write(tmp_path, {"pyproject.toml": "", "calls.py": CALLS})
+    os.mkfifo(tmp_path / "pipe.py")
+    analysis = analyse(tmp_path, "calls.py")
+    assert analysis.values.is_module(*_param(analysis, "save", "network"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set, Tuple
@@ -28,8 +29,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 MAX_RESOLUTION_DEPTH = 8  # re-exports followed through at most this many modules
-KEPT_ANALYSES = 16  # analyses of summarised modules held for their own lint
-MAX_SEARCHED_FILES = 5000  # projects larger than this are not searched for a function's other callers
+KEPT_ANALYSES = 8  # analyses of summarised modules held for their own lint
+# Projects larger than this are not searched for a function's other callers (they may have any).
+MAX_SEARCHED_FILES = 5000
+MAX_SEARCHED_BYTES = 64 * 1024 * 1024
+MAX_SEARCHED_FOLDERS = 2000
 
 
 def find_root(path: str) -> str:
@@ -85,7 +89,8 @@ class Project:
         self._summaries: Dict[str, Tuple[str, "ModuleSummary"]] = {}
         self._building: Set[str] = set()
         self._kept: "OrderedDict[str, Tuple[str, object]]" = OrderedDict()  # path -> (text, analysis)
-        self._all_files: Optional[List[str]] = None
+        self._all_files: Optional[List[Tuple[str, bytes]]] = None
+        self._contents: Dict[str, bytes] = {}
         self._mentions: Dict[str, Set[str]] = {}
         self.overrides: Dict[str, str] = {}  # path -> unsaved text (the language server's open buffers)
 
@@ -116,20 +121,38 @@ class Project:
                         return candidate, ".".join(parts[:count]), parts[count:]
         return None
 
-    def files(self) -> Optional[List[str]]:
-        """The project's Python files (None when there are too many to search cheaply)."""
+    def files(self) -> Optional[List[Tuple[str, bytes]]]:
+        """The project's Python files and their bytes, read once (None when the project is too
+        large to search cheaply: then callers assume other files may use anything)."""
         if self._all_files is None:
             from torchlint.sources import DEFAULT_EXCLUDES
 
-            found: List[str] = []
+            found: List[Tuple[str, bytes]] = []
+            size = 0
             for count, (folder, dirs, names) in enumerate(os.walk(self.root)):
                 dirs[:] = sorted(d for d in dirs if d not in DEFAULT_EXCLUDES and not d.startswith("."))
-                found.extend(os.path.join(folder, n) for n in sorted(names) if n.endswith(".py"))
-                if len(found) > MAX_SEARCHED_FILES or count > 4 * MAX_SEARCHED_FILES:
+                for name in sorted(names):
+                    if not name.endswith(".py"):
+                        continue
+                    path = os.path.abspath(os.path.join(folder, name))
+                    try:
+                        if not stat.S_ISREG(os.lstat(path).st_mode):
+                            continue  # a link, FIFO or device: never read (a FIFO would block)
+                        with open(path, "rb") as handle:
+                            data = handle.read()
+                    except OSError:
+                        continue
+                    found.append((path, data))
+                    size += len(data)
+                if len(found) > MAX_SEARCHED_FILES or size > MAX_SEARCHED_BYTES or count > MAX_SEARCHED_FOLDERS:
                     self._all_files = []
                     return None
             self._all_files = found
+            self._contents = dict(found)
         return self._all_files or None
+
+    def searched_content(self, path: str) -> bytes:
+        return self._contents.get(path, b"")
 
     def mentioned_in(self, name: str) -> Optional[Set[str]]:
         """The project files whose text holds the identifier `name` (None: cannot tell)."""
@@ -137,17 +160,9 @@ class Project:
             files = self.files()
             if files is None:
                 return None
-            pattern = re.compile(rb"\b" + re.escape(name.encode()) + rb"\b")
-            hits = set()
-            for path in files:
-                try:
-                    with open(path, "rb") as handle:
-                        data = handle.read()
-                except OSError:
-                    continue
-                if name.encode() in data and pattern.search(data):
-                    hits.add(os.path.abspath(path))
-            self._mentions[name] = hits
+            word = name.encode()
+            pattern = re.compile(rb"\b" + re.escape(word) + rb"\b")
+            self._mentions[name] = {path for path, data in files if word in data and pattern.search(data)}
         return self._mentions[name]
 
     def _owns(self, package: str) -> bool:
@@ -303,14 +318,14 @@ class ImportContext:
         mentions = self.project.mentioned_in(name)
         if mentions is None or self.path not in mentions:
             return True  # the file is outside the searched tree, or the project is too large
-        stem = self.module.rpartition(".")[2] or os.path.splitext(os.path.basename(self.path))[0]
+        stem = re.escape((self.module.rpartition(".")[2] or os.path.splitext(os.path.basename(self.path))[0]).encode())
         importing = re.compile(
-            rf"^\s*(?:from\s+[\w.]*\b{re.escape(stem)}\s+import\b|import\s+[\w., ]*\b{re.escape(stem)}\b"
-            rf"|from\s+[\w.]+\s+import\s+[^#\n]*\b{re.escape(stem)}\b)", re.MULTILINE)
+            rb"^\s*(?:from\s+[\w.]*\b" + stem + rb"\s+import\b|import\s+[\w., ]*\b" + stem + rb"\b"
+            rb"|from\s+[\w.]+\s+import\s+[^#\n]*\b" + stem + rb"\b)", re.MULTILINE)
         for path in sorted(mentions - {self.path}):
-            self.consumed.setdefault(path, self.project.digest(path) or "")
-            text = self.project.read(path)
-            if text is None or importing.search(text):
+            data = self.project.searched_content(path)
+            self.consumed.setdefault(path, hashlib.sha256(data).hexdigest())
+            if importing.search(data):
                 return True
         return False
 
