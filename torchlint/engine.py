@@ -9,7 +9,6 @@ when a file has findings; the analysis is one statement walk plus bookkeeping in
 from __future__ import annotations
 
 import ast
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Type
 
@@ -20,6 +19,7 @@ from torchlint.analysis.project import ImportContext
 from torchlint.noqa import is_suppressed
 from torchlint.positions import module_positions, positions
 from torchlint.rule import SAFE, Edit, Finding, Fix, LintOptions, Rule
+from torchlint.tree import child_fields, child_nodes  # noqa: F401  (child_nodes: used here and by tests)
 from torchlint.triggers import triggered
 
 SYNTAX_ERROR_CODE = "TL001"
@@ -48,45 +48,6 @@ class FixResult:
     fixed_codes: Dict[str, int] = field(default_factory=dict)  # code -> fixes applied (--show-fixes)
 
 
-# Fields that hold only whitespace, punctuation or operator tokens: no rule looks at them.
-_TOKEN_FIELDS = frozenset({
-    "lpar", "rpar", "leading_lines", "lines_after_decorators", "header", "footer", "semicolon", "comma",
-    "dot", "equal", "colon", "lbrace", "rbrace", "lbracket", "rbracket", "operator", "asynchronous",
-    "first_line", "empty_lines", "last_line", "trailing_whitespace", "newline", "default_newline",
-    "encoding", "default_indent", "has_trailing_newline", "star", "await_",
-})
-# Nodes visited before their siblings, so the walk follows source order where fields do not.
-_FIELD_ORDER = {
-    "FunctionDef": ("decorators", "name", "params", "returns", "body"),
-    "ClassDef": ("decorators", "name", "bases", "keywords", "body"),
-    "IfExp": ("body", "test", "orelse"),
-}
-_FIELDS: Dict[type, Tuple[str, ...]] = {}
-
-
-def _child_fields(node_type: type) -> Tuple[str, ...]:
-    fields = _FIELDS.get(node_type)
-    if fields is None:
-        names = [f.name for f in dataclasses.fields(node_type)
-                 if f.name not in _TOKEN_FIELDS and not f.name.startswith("whitespace")]
-        order = _FIELD_ORDER.get(node_type.__name__, ())
-        fields = tuple(n for n in order if n in names) + tuple(n for n in names if n not in order)
-        _FIELDS[node_type] = fields
-    return fields
-
-
-def child_nodes(node: cst.CSTNode) -> List[cst.CSTNode]:
-    """The syntax children of a node in source order, tokens and whitespace left out."""
-    children: List[cst.CSTNode] = []
-    for name in _child_fields(type(node)):
-        value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            children.append(value)
-        elif isinstance(value, (list, tuple)):
-            children.extend(item for item in value if isinstance(item, cst.CSTNode))
-    return children
-
-
 def _walk(module: cst.Module, visit: Dict[str, List[Callable]], leave: Dict[str, List[Callable]]) -> None:
     """One pass over the syntax nodes in source order, calling the handlers of every rule.
 
@@ -111,7 +72,7 @@ def _walk(module: cst.Module, visit: Dict[str, List[Callable]], leave: Dict[str,
         stack.append(node)
         stack.append(leave_marker)
         children: List[cst.CSTNode] = []
-        for name in _child_fields(type(node)):
+        for name in child_fields(type(node)):
             value = getattr(node, name)
             if isinstance(value, cst.CSTNode):
                 children.append(value)

@@ -20,6 +20,7 @@ import libcst as cst
 
 from torchlint.analysis.kinds import ValueKind
 from torchlint.syntax import argument_value, is_name, is_self_attribute
+from torchlint.tree import child_nodes
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
@@ -382,7 +383,7 @@ def _expressions(node: cst.CSTNode, where: "Where", comprehension: Dict[str, cst
                 inner[name.value] = for_in.iter
             for_in = for_in.inner_for_in
         comprehension = inner
-    for child in node.children:
+    for child in child_nodes(node):
         _expressions(child, where, comprehension, found)
 
 
@@ -398,7 +399,7 @@ def _names_in(node: cst.CSTNode) -> Iterator[cst.Name]:
     if isinstance(node, cst.Name):
         yield node
         return
-    for child in node.children:
+    for child in child_nodes(node):
         yield from _names_in(child)
 
 

@@ -27,6 +27,7 @@ import libcst as cst
 from torchlint.analysis.scopes import Binding
 from torchlint.analysis.torch_api import DTYPE_NAMES, MODULE_RETURNING_METHODS, TENSOR_FACTORIES
 from torchlint.syntax import argument, is_name, is_self_attribute
+from torchlint.tree import child_nodes
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
@@ -223,7 +224,7 @@ class DeviceFacts:
                 if isinstance(node, cst.Arg) and node.keyword is not None and node.keyword.value == "dtype" \
                         and isinstance(node.value, cst.Name):
                     names.add(node.value.value)
-                stack.extend(node.children)
+                stack.extend(child_nodes(node))
             self._dtype_names[key] = names
         return name in self._dtype_names[key]
 

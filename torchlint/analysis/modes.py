@@ -31,7 +31,8 @@ from torchlint.analysis.scopes import Binding, LoopRange, Scope, StatementInfo
 from torchlint.analysis.summary import CLASS
 from torchlint.analysis.libraries import builds_eval_mode_module
 from torchlint.analysis.torch_api import MODULE_RETURNING_METHODS, is_module_factory
-from torchlint.analysis.uses import ValueUses, children as _children
+from torchlint.analysis.uses import ValueUses
+from torchlint.tree import child_nodes as _children
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import libcst as cst
+from torchlint.tree import child_nodes
 
 # A block is the body of a branch: (id of the compound statement, which part). A binding made in
 # block chain B dominates a statement in chain S when B is a prefix of S (no branch in between).
@@ -302,5 +303,5 @@ def _pattern_names(pattern) -> Iterator[str]:
 
 def _walk(node) -> Iterator[cst.CSTNode]:
     yield node
-    for child in node.children:
+    for child in child_nodes(node):
         yield from _walk(child)

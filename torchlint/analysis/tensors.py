@@ -28,6 +28,7 @@ from torchlint.analysis.torch_api import (
 
 from torchlint.analysis.summary import FUNCTION
 from torchlint.syntax import argument_value, has_star_args, is_name, is_self_attribute
+from torchlint.tree import child_nodes
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
@@ -189,7 +190,7 @@ class TensorFacts:
                         and node.func.attr.value == "requires_grad_":
                     first = argument_value(node, 0, "requires_grad")
                     cached = first is not None and not is_name(first, "True")
-                stack.extend(node.children)
+                stack.extend(child_nodes(node))
             self._freezes = cached
         return cached
 
@@ -293,7 +294,7 @@ class TensorFacts:
                 name = node.func.attr.value if isinstance(node.func, cst.Attribute) else node.func.value
                 if name in _REGISTERING_CALLS:
                     return True
-            stack.extend(node.children)
+            stack.extend(child_nodes(node))
         return False
 
     # ------------------------------------------------------------------ layout

@@ -30,6 +30,7 @@ import libcst as cst
 
 from torchlint.analysis.devices import METADATA, NONE, SURE, DeviceLevel, is_builtin_call
 from torchlint.syntax import is_self_attribute
+from torchlint.tree import child_nodes
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
@@ -226,7 +227,7 @@ class TimingFacts:
         elif isinstance(small, cst.Assert):
             self._test(small.test, where, line)
         else:
-            for child in small.children:
+            for child in child_nodes(small):
                 if isinstance(child, cst.BaseExpression):
                     self._expression(child, where, line)
 
@@ -253,7 +254,7 @@ class TimingFacts:
                 if out is None and isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Subtract):
                     self._subtractions.append((node, where))
             inner = conditional or isinstance(node, _CONDITIONAL)
-            stack.extend((child, False, inner) for child in reversed(node.children))
+            stack.extend((child, False, inner) for child in reversed(child_nodes(node)))
 
     def _add(self, node: cst.CSTNode, where: "Where", line: Optional[cst.CSTNode], conditional: bool,
              truth: bool = False, out: Optional[List[Event]] = None) -> None:
@@ -741,7 +742,7 @@ class TimingFacts:
             while stack:
                 node = stack.pop()
                 inside.add(id(node))
-                stack.extend(node.children)
+                stack.extend(child_nodes(node))
             found.append(MagicTimed(chosen[0], [e for e in module_events if id(e.node) in inside]))
         return found
 

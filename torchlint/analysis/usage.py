@@ -18,6 +18,7 @@ import libcst as cst
 
 from torchlint.analysis.scopes import Binding, StatementInfo
 from torchlint.syntax import is_self_attribute
+from torchlint.tree import child_nodes
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
@@ -76,8 +77,6 @@ class Usage:
 
 
 def _collect(analysis: "ModuleAnalysis") -> _Facts:
-    from torchlint.engine import child_nodes  # the engine's field walk, which skips tokens
-
     facts = _Facts()
     index = analysis.index
     callees: Set[int] = set()

@@ -10,12 +10,12 @@ torch functions applied to the value are still the value.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
 from torchlint.analysis.scopes import Scope, StatementInfo
+from torchlint.tree import child_nodes
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
@@ -150,29 +150,6 @@ class ValueUses:
         return self._statements.get(id(scope), [])
 
 
-_TOKEN_FIELDS = frozenset({
-    "lpar", "rpar", "leading_lines", "lines_after_decorators", "header", "footer", "semicolon", "comma",
-    "dot", "equal", "colon", "lbrace", "rbrace", "lbracket", "rbracket", "operator", "asynchronous",
-    "first_line", "empty_lines", "last_line", "trailing_whitespace", "newline", "star", "await_",
-})
-_FIELDS: Dict[type, Tuple[str, ...]] = {}
-
-
-def children(node: cst.CSTNode) -> List[cst.CSTNode]:
-    """Syntax children without tokens and whitespace (LibCST's `.children` re-visits the node,
-    which costs as much as the rest of this analysis)."""
-    fields = _FIELDS.get(type(node))
-    if fields is None:
-        fields = _FIELDS[type(node)] = tuple(
-            f.name for f in dataclasses.fields(node) if f.name not in _TOKEN_FIELDS and not f.name.startswith("whitespace"))
-    children: List[cst.CSTNode] = []
-    for name in fields:
-        value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            children.append(value)
-        elif isinstance(value, (list, tuple)):
-            children.extend(item for item in value if isinstance(item, cst.CSTNode))
-    return children
 
 
 def _names(statement: cst.CSTNode, name: str) -> Iterator[cst.Name]:
@@ -202,7 +179,7 @@ def _names(statement: cst.CSTNode, name: str) -> Iterator[cst.Name]:
         if isinstance(node, cst.Arg):
             stack.append(node.value)
             continue
-        stack.extend(children(node))
+        stack.extend(child_nodes(node))
 
 
 def _parents(statement: Optional[cst.CSTNode]) -> Dict[int, cst.CSTNode]:
@@ -213,7 +190,7 @@ def _parents(statement: Optional[cst.CSTNode]) -> Dict[int, cst.CSTNode]:
     stack = [statement]
     while stack:
         node = stack.pop()
-        for child in children(node):
+        for child in child_nodes(node):
             if isinstance(child, cst.BaseSuite):
                 continue
             parents[id(child)] = node

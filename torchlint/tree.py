@@ -1,0 +1,60 @@
+"""Walking LibCST trees fast: the syntax children of a node, without tokens and whitespace.
+
+LibCST's own `.children` and `visit` rebuild or re-visit every node, whitespace included, which
+costs as much as parsing; the engine's traversal and every walk of the analysis use these instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, Iterator, List, Tuple
+
+import libcst as cst
+
+# Fields that hold only whitespace, punctuation or operator tokens: no rule looks at them.
+_TOKEN_FIELDS = frozenset({
+    "lpar", "rpar", "leading_lines", "lines_after_decorators", "header", "footer", "semicolon", "comma",
+    "dot", "equal", "colon", "lbrace", "rbrace", "lbracket", "rbracket", "operator", "asynchronous",
+    "first_line", "empty_lines", "last_line", "trailing_whitespace", "newline", "default_newline",
+    "encoding", "default_indent", "has_trailing_newline", "star", "await_",
+})
+# Nodes visited before their siblings, so the walk follows source order where fields do not.
+_FIELD_ORDER = {
+    "FunctionDef": ("decorators", "name", "params", "returns", "body"),
+    "ClassDef": ("decorators", "name", "bases", "keywords", "body"),
+    "IfExp": ("body", "test", "orelse"),
+}
+_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
+def child_fields(node_type: type) -> Tuple[str, ...]:
+    fields = _FIELDS.get(node_type)
+    if fields is None:
+        names = [f.name for f in dataclasses.fields(node_type)
+                 if f.name not in _TOKEN_FIELDS and not f.name.startswith("whitespace")]
+        order = _FIELD_ORDER.get(node_type.__name__, ())
+        fields = tuple(n for n in order if n in names) + tuple(n for n in names if n not in order)
+        _FIELDS[node_type] = fields
+    return fields
+
+
+def child_nodes(node: cst.CSTNode) -> List[cst.CSTNode]:
+    """The syntax children of a node in source order, tokens and whitespace left out."""
+    children: List[cst.CSTNode] = []
+    for name in child_fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            children.append(value)
+        elif isinstance(value, (list, tuple)):
+            children.extend(item for item in value if isinstance(item, cst.CSTNode))
+    return children
+
+
+
+def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Every syntax node under `node` (itself included), depth first."""
+    stack: List[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(child_nodes(current)))
