@@ -77,3 +77,24 @@ def test_explicit_config_file(cli, write, tmp_path):
     config = write("conf/custom.toml", '[tool.torchlint]\nignore = ["TL502"]\n')
     write("bad.py", BAD)
     assert cli("check", "--config", config, "bad.py", cwd=tmp_path).code == 0
+
+
+def test_preview_rules_run_only_in_preview_mode_or_when_named(monkeypatch, tmp_path):
+    import dataclasses
+
+    import torchlint.config as config
+    from torchlint.catalog import rule_infos
+
+    infos = [dataclasses.replace(i, preview=i.code == "TL401") for i in rule_infos()]
+    monkeypatch.setattr(config, "rule_infos", lambda: infos)
+    plain = config.FileConfig()
+    assert "TL401" not in config.build_settings(plain).enabled
+    assert "TL401" not in config.build_settings(plain, select=["TL4"]).enabled  # a prefix is not enough
+    assert "TL401" in config.build_settings(plain, select=["TL401"]).enabled
+    assert "TL401" in config.build_settings(plain, extend_select=["unsynchronized-cuda-timing"]).enabled
+    assert "TL401" in config.build_settings(plain, preview=True).enabled
+    on = config.FileConfig(values={"preview": True})
+    assert "TL401" in config.build_settings(on).enabled
+    (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\npreview = 'yes'\n")
+    with pytest.raises(config.ConfigError, match="'preview' must be true or false"):
+        config.load_file_config(str(tmp_path / "pyproject.toml"))

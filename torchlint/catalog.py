@@ -15,7 +15,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import List, Optional, Sequence, Tuple
 
-FORMAT = "1"
+FORMAT = "2"
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class RuleInfo:
     visits: bool
     torch_versions: Tuple[Optional[Tuple[int, ...]], Optional[Tuple[int, ...]]]
     doc: str
+    preview: bool = False
 
     def applies_to(self, target_torch: Tuple[int, ...]) -> bool:
         """As Rule.applies_to: False when every torch the code may run on is past the pitfall."""
@@ -64,7 +65,8 @@ def _from_rules() -> List[RuleInfo]:
     from torchlint.rule import all_rules
 
     return [RuleInfo(r.code, r.name, r.summary, r.fix_safety, tuple(r.triggers), r.level, bool(r.visits),
-                     (_version(r.torch_versions[0]), _version(r.torch_versions[1])), r.documentation())
+                     (_version(r.torch_versions[0]), _version(r.torch_versions[1])), r.documentation(),
+                     bool(r.preview))
             for r in all_rules()]
 
 
@@ -87,7 +89,7 @@ def _read(path: str) -> Optional[List[RuleInfo]]:
             items = json.load(handle)
         return [RuleInfo(i["code"], i["name"], i["summary"], i["fix_safety"], tuple(i["triggers"]), i["level"],
                          bool(i["visits"]), (_version(i["torch_versions"][0]), _version(i["torch_versions"][1])),
-                         i["doc"]) for i in items]
+                         i["doc"], bool(i["preview"])) for i in items]
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None
 

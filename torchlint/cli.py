@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="count findings per rule (as a JSON list with --output-format json)")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
     check.add_argument("--config", help="pyproject.toml to use for every file instead of the nearest one to each")
+    check.add_argument("--preview", action="store_true",
+                       help="also run the preview rules (not yet precise enough on real code to be on by default)")
     check.add_argument("--target-torch", metavar="VERSION",
                        help="oldest torch the code runs on (default: the project's torch requirement)")
     check.add_argument("--no-source", action="store_true", help="text format: do not show source lines")
@@ -119,7 +121,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     overrides = Overrides(args.select, args.ignore, args.extend_select, args.extend_exclude, args.target_torch,
-                          args.extend_include)
+                          args.extend_include, True if args.preview else None)
     resolver = SettingsResolver(overrides, load_file_config(args.config) if args.config else None)
     here = resolver.for_folder(os.getcwd())  # configuration mistakes surface before any work
     if "-" in args.paths:

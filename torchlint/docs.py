@@ -23,7 +23,10 @@ def render_page(rule: Type[Rule]) -> str:
         f"{rule.summary[0].upper() + rule.summary[1:]}.\n\n"
         f"- Code: `{rule.code}`\n"
         f"- Name: `{rule.name}`\n"
-        f"- Fix: {_FIX_WORDS[rule.fix_safety]}\n\n"
+        f"- Fix: {_FIX_WORDS[rule.fix_safety]}\n"
+        + ("- Preview: off by default; enable with `--preview` or `preview = true` in `[tool.torchlint]`, or select "
+           f"it by code (`--extend-select {rule.code}`)\n" if rule.preview else "")
+        + "\n"
     )
     return header + rule.documentation() + "\n"
 

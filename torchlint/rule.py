@@ -77,6 +77,7 @@ class Rule:
     # ".name" an attribute access, "import name" a name in an import statement. Empty: always run.
     triggers: ClassVar[Tuple[str, ...]] = ()
     level: ClassVar[str] = "warning"  # SARIF level: error, warning or note
+    preview: ClassVar[bool] = False  # opt-in (`--preview`): below the precision bar on real code
     visits: ClassVar[bool] = True  # False for engine-level rules (TL001) that have no visitor
     # Torch versions the pitfall exists in: [first, last_exclusive); None means unbounded.
     torch_versions: ClassVar[Tuple[Optional[Tuple[int, ...]], Optional[Tuple[int, ...]]]] = (None, None)
