@@ -97,3 +97,10 @@ def test_readme_python_version_is_what_the_package_and_its_test_extra_need():
         assert SpecifierSet(needs).contains(claimed + ".0"), f"{requirement.name} {installed} needs Python {needs}"
         checked += 1
     assert checked >= 2  # torch and pytest-lsp at least
+
+
+def test_readme_rule_table_is_current():
+    from torchlint.docs import with_readme_table
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme == with_readme_table(readme), "stale: run python -m torchlint.docs"
