@@ -58,12 +58,6 @@ def test_torch_nn_module_list_matches_installed_torch():
     assert TORCH_NN_MODULE_CLASSES == actual
 
 
-def test_readme_lists_every_rule():
-    readme = (ROOT / "README.md").read_text()
-    for rule in all_rules():
-        assert f"| {rule.code} | {rule.name} |" in readme, f"README's rule table lacks {rule.code}"
-
-
 def _version(text):
     return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
 
@@ -100,7 +94,9 @@ def test_readme_python_version_is_what_the_package_and_its_test_extra_need():
 
 
 def test_readme_rule_table_is_current():
+    """Generated from the rule classes, so it lists every rule as the rule says it."""
     from torchlint.docs import with_readme_table
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert all(f"| [{rule.code}](rules/{rule.code}.md) |" in readme for rule in all_rules())
     assert readme == with_readme_table(readme), "stale: run python -m torchlint.docs"
