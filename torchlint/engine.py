@@ -19,7 +19,7 @@ from torchlint.analysis.project import ImportContext
 from torchlint.noqa import is_suppressed
 from torchlint.positions import module_positions, positions
 from torchlint.rule import SAFE, Edit, Finding, Fix, LintOptions, Rule
-from torchlint.tree import child_fields, child_nodes  # noqa: F401  (child_nodes: used here and by tests)
+from torchlint.tree import child_nodes
 from torchlint.triggers import triggered
 
 SYNTAX_ERROR_CODE = "TL001"
@@ -71,14 +71,7 @@ def _walk(module: cst.Module, visit: Dict[str, List[Callable]], leave: Dict[str,
                 handler(node)
         stack.append(node)
         stack.append(leave_marker)
-        children: List[cst.CSTNode] = []
-        for name in child_fields(type(node)):
-            value = getattr(node, name)
-            if isinstance(value, cst.CSTNode):
-                children.append(value)
-            elif isinstance(value, (list, tuple)):
-                children.extend(item for item in value if isinstance(item, cst.CSTNode))
-        stack.extend(reversed(children))
+        stack.extend(reversed(child_nodes(node)))
 
 
 def precheck(text: str, rules: Sequence[Type[Rule]], analyse: bool

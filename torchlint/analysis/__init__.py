@@ -14,6 +14,7 @@ import libcst as cst
 
 from torchlint.analysis.scopes import Binding, Scope, ScopeIndex, StatementInfo
 from torchlint.analysis.torch_api import TORCH_NN_MODULE_CLASSES, canonical
+from torchlint.syntax import target_names
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis.kinds import Kind, LossCall
@@ -108,7 +109,7 @@ class ModuleAnalysis:
         else:
             comp = node.for_in  # type: ignore[attr-defined]
             while comp is not None:
-                names.update(_names_in_target(comp.target))
+                names.update(target_names(comp.target))
                 comp = comp.inner_for_in
         self._shadowed.append(names)
 
@@ -264,11 +265,3 @@ def _flow_reaching(bindings: List[Binding], stmt: StatementInfo) -> List[Binding
     return result
 
 
-def _names_in_target(target: cst.BaseExpression):
-    if isinstance(target, cst.Name):
-        yield target.value
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for element in target.elements:
-            yield from _names_in_target(element.value)
-    elif isinstance(target, cst.StarredElement):
-        yield from _names_in_target(target.value)

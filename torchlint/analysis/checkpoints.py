@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Tuple
 import libcst as cst
 
 from torchlint.analysis.kinds import ValueKind
-from torchlint.syntax import argument_value, is_name, is_self_attribute
+from torchlint.syntax import argument_value, is_name, is_self_attribute, target_names
 from torchlint.tree import child_nodes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -329,7 +329,7 @@ class CheckpointFacts:
         if (isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute)
                 and iterable.func.attr.value in ("items", "values", "keys")):
             iterable = iterable.func.value
-        targets = set(_target_names(for_in.target))
+        targets = set(target_names(for_in.target))
         parts = [node.key, node.value] if isinstance(node, cst.DictComp) else [node.elt]  # type: ignore[attr-defined]
         if for_in.inner_for_in is None and self.judge(iterable, where).verdict == WEIGHTS and all(
             _built_from(part, targets) for part in parts
@@ -422,12 +422,6 @@ def _counts(stmt: Optional[cst.CSTNode], name: str) -> bool:
     return False
 
 
-def _target_names(target: cst.BaseExpression) -> Iterator[str]:
-    if isinstance(target, cst.Name):
-        yield target.value
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for element in target.elements:
-            yield from _target_names(element.value)
 
 
 def _built_from(expr: cst.BaseExpression, names: set) -> bool:

@@ -33,6 +33,7 @@ from torchlint.analysis.libraries import builds_eval_mode_module
 from torchlint.analysis.torch_api import MODULE_RETURNING_METHODS, is_module_factory
 from torchlint.analysis.uses import ValueUses
 from torchlint.tree import child_nodes as _children
+from torchlint.syntax import dotted_name, statement_expressions
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
@@ -819,14 +820,7 @@ class ModeFacts:
 
 
 # ---------------------------------------------------------------------- helpers
-def dotted(expr: Optional[cst.CSTNode]) -> Optional[str]:
-    """`model` / `self.model` / `trainer.model`: a dotted name, or None."""
-    if isinstance(expr, cst.Name):
-        return expr.value
-    if isinstance(expr, cst.Attribute):
-        base = dotted(expr.value)
-        return f"{base}.{expr.attr.value}" if base else None
-    return None
+dotted = dotted_name  # the rules import it from here
 
 
 def _seq(event: _Event) -> float:
@@ -914,21 +908,7 @@ def _arguments(call: cst.Call) -> Iterator[Tuple[Optional[int], cst.Arg]]:
 def _calls(statement: cst.CSTNode) -> Iterator[cst.Call]:
     """The calls a statement makes itself: its expressions, not the bodies of compound statements,
     functions, classes or lambdas."""
-    if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-        roots: Sequence[cst.CSTNode] = statement.body
-    elif isinstance(statement, cst.BaseSmallStatement):
-        roots = [statement]
-    elif isinstance(statement, (cst.If, cst.While)):
-        roots = [statement.test]
-    elif isinstance(statement, cst.For):
-        roots = [statement.iter]
-    elif isinstance(statement, cst.With):
-        roots = statement.items
-    elif isinstance(statement, cst.Match):
-        roots = [statement.subject]
-    else:
-        roots = []
-    stack = list(roots)
+    stack = list(statement_expressions(statement))
     while stack:
         node = stack.pop()
         if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):

@@ -13,6 +13,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Un
 
 import libcst as cst
 from torchlint.tree import child_nodes
+from torchlint.syntax import dotted_name, target_names
 
 # A block is the body of a branch: (id of the compound statement, which part). A binding made in
 # block chain B dominates a statement in chain S when B is a prefix of S (no branch in between).
@@ -200,7 +201,7 @@ class ScopeIndex:
                 scope.add(Binding(small.target.value, "augassign", info, value=None, node=small))
         elif isinstance(small, cst.Import):
             for alias in small.names:
-                dotted = _dotted(alias.name)
+                dotted = (dotted_name(alias.name) or "")
                 if alias.asname is not None:
                     local = alias.asname.name.value  # type: ignore[union-attr]
                     scope.add(Binding(local, "import", info, qualified=dotted))
@@ -208,7 +209,7 @@ class ScopeIndex:
                     top = dotted.split(".")[0]
                     scope.add(Binding(top, "import", info, qualified=top))
         elif isinstance(small, cst.ImportFrom):
-            module = _dotted(small.module) if small.module is not None else None
+            module = dotted_name(small.module) if small.module is not None else None
             if small.relative:
                 base = self._relative(len(small.relative), module) if self._relative else None
             else:
@@ -218,7 +219,7 @@ class ScopeIndex:
                     scope.star_imports.append(base)
                 return
             for alias in small.names:
-                name = _dotted(alias.name)
+                name = (dotted_name(alias.name) or "")
                 local = alias.asname.name.value if alias.asname is not None else name  # type: ignore[union-attr]
                 qualified = f"{base}.{name}" if base else None
                 scope.add(Binding(local, "import" if qualified else "unknown", info, qualified=qualified))
@@ -230,7 +231,7 @@ class ScopeIndex:
             for item in small.names:
                 scope.global_names.add(item.name.value)
         elif isinstance(small, cst.Del):
-            for name in _target_names(small.target):
+            for name in target_names(small.target):
                 scope.add(Binding(name, "unknown", info))
 
     def _bind_self_attribute(self, target, value, scope: Scope, info: StatementInfo) -> None:
@@ -275,22 +276,6 @@ def _parameters(params: cst.Parameters) -> Iterator[cst.Param]:
     yield from params.kwonly_params
     if params.star_kwarg is not None:
         yield params.star_kwarg
-
-
-def _dotted(node: Union[cst.Name, cst.Attribute, cst.BaseExpression]) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return _dotted(node.value) + "." + node.attr.value
-    return ""
-
-
-def _target_names(target) -> Iterator[str]:
-    if isinstance(target, cst.Name):
-        yield target.value
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for element in target.elements:
-            yield from _target_names(element.value)
 
 
 def _pattern_names(pattern) -> Iterator[str]:

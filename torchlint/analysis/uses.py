@@ -10,12 +10,13 @@ torch functions applied to the value are still the value.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Tuple
 
 import libcst as cst
 
 from torchlint.analysis.scopes import Scope, StatementInfo
 from torchlint.tree import child_nodes
+from torchlint.syntax import statement_expressions, target_names
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
@@ -100,7 +101,7 @@ class ValueUses:
             targets = [assign.target]
         else:
             return None
-        names = [n for t in targets for n in _target_names(t)]
+        names = [n for t in targets for n in target_names(t)]
         if any(not isinstance(t, (cst.Name, cst.Tuple, cst.List)) for t in targets):
             return "stored"
         if hops >= _NAME_HOPS:
@@ -154,19 +155,7 @@ class ValueUses:
 
 def _names(statement: cst.CSTNode, name: str) -> Iterator[cst.Name]:
     """Occurrences of `name` in a statement's own expressions."""
-    if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-        roots: Sequence[cst.CSTNode] = statement.body
-    elif isinstance(statement, cst.BaseSmallStatement):
-        roots = [statement]
-    elif isinstance(statement, (cst.If, cst.While)):
-        roots = [statement.test]
-    elif isinstance(statement, cst.For):
-        roots = [statement.iter]
-    elif isinstance(statement, cst.With):
-        roots = statement.items
-    else:
-        roots = []
-    stack = list(roots)
+    stack = list(statement_expressions(statement))
     while stack:
         node = stack.pop()
         if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
@@ -198,9 +187,3 @@ def _parents(statement: Optional[cst.CSTNode]) -> Dict[int, cst.CSTNode]:
     return parents
 
 
-def _target_names(target: cst.BaseExpression) -> Iterator[str]:
-    if isinstance(target, cst.Name):
-        yield target.value
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for element in target.elements:
-            yield from _target_names(element.value)

@@ -14,7 +14,7 @@ import libcst as cst
 from torchlint.analysis.deprecations import Deprecation, deprecations
 from torchlint.analysis.guards import version_guarded
 from torchlint.rule import SOMETIMES, UNSAFE, SAFE, Edit, Fix, Rule, register
-from torchlint.syntax import argument
+from torchlint.syntax import argument, dotted_name
 
 _BYTE_MASK_METHODS = {"masked_fill": 0, "masked_fill_": 0, "masked_scatter": 0, "masked_scatter_": 0,
                       "masked_select": 0}
@@ -90,12 +90,12 @@ class _DeprecationTracker(Rule):
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
             return
-        module = _dotted(node.module)
+        module = (dotted_name(node.module) or "")
         for alias in node.names:
             self._seen.add(id(alias.name))
             if alias.asname is not None:
                 self._seen.add(id(alias.asname.name))
-            entry = deprecations().for_name(f"{module}.{_dotted(alias.name)}")
+            entry = deprecations().for_name(f"{module}.{dotted_name(alias.name) or ''}")
             if entry is not None and self._applies(entry) and not self._guarded(entry):
                 self._report(alias, entry, f"import of `{entry.name}`", None)
 
@@ -238,12 +238,6 @@ def _extend(base: cst.BaseExpression, rest: str) -> cst.BaseExpression:
     return base
 
 
-def _dotted(node: cst.BaseExpression) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return _dotted(node.value) + "." + node.attr.value
-    return ""
 
 
 def _parts(node: cst.BaseExpression):

@@ -8,6 +8,7 @@ from torchlint.analysis.api_table import close_names, torch_api
 from torchlint.analysis.deprecations import deprecations
 from torchlint.analysis.guards import version_guarded
 from torchlint.rule import SAFE, Edit, Fix, Rule, register
+from torchlint.syntax import dotted_name
 
 
 @register
@@ -107,7 +108,7 @@ class UnknownTorchAttribute(Rule):
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
             return
-        module = _dotted(node.module)
+        module = (dotted_name(node.module) or "")
         if module != "torch" and not module.startswith("torch."):
             return
         self._check_module_path(node.module, module)
@@ -119,7 +120,7 @@ class UnknownTorchAttribute(Rule):
 
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
-            dotted = _dotted(alias.name)
+            dotted = (dotted_name(alias.name) or "")
             if dotted.startswith("torch."):
                 self._check_module_path(alias.name, dotted)
 
@@ -165,9 +166,3 @@ class UnknownTorchAttribute(Rule):
                               f"this raises AttributeError{hint}", fix)
 
 
-def _dotted(node: cst.BaseExpression) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return _dotted(node.value) + "." + node.attr.value
-    return ""
