@@ -152,16 +152,12 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
     `apply_noqa=False` leaves `# noqa` to the caller (flake8 handles it itself)."""
     active = triggered_rules(text, rules, options)
     python_error: Optional[SyntaxError] = None
-    analysis: Optional[ModuleAnalysis] = None
     if module is None:
         early, python_error = precheck(text, rules, bool(active))
         if early is not None:
             return LintResult(early)
         if not active and python_error is None:
             return LintResult([])
-        analysis = _reused_analysis(text, context) if python_error is None else None
-        module = analysis.module if analysis is not None else None
-    if module is None:
         try:
             module = parse_source(text)
         except cst.ParserSyntaxError as error:
@@ -171,7 +167,7 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
             return LintResult([])
     if not active:
         return LintResult([], module)
-    analysis = analysis or ModuleAnalysis(module, context)
+    analysis = ModuleAnalysis(module, context)
     instances = [rule(analysis) for rule in active]
     for instance in instances:
         instance.options = options or LintOptions()
@@ -188,18 +184,6 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
     kept = [f for f in findings if not (apply_noqa and _suppressed(f, lines))]
     kept.sort(key=lambda f: (f.line, f.column, f.code))
     return LintResult(_dedupe(kept), module)
-
-
-def _reused_analysis(text: str, context: Optional[ImportContext]) -> Optional[ModuleAnalysis]:
-    """The analysis an importer's summary just built of this same file, now answering for it."""
-    if context is None:
-        return None
-    analysis = context.project.reuse(context.path, text)
-    if not isinstance(analysis, ModuleAnalysis) or analysis.context is None:
-        return None
-    context.consumed.update(analysis.context.consumed)  # its memoised facts rest on those modules
-    analysis.context = context
-    return analysis
 
 
 def _handler_tables(analysis: ModuleAnalysis, instances: Sequence[Rule]):

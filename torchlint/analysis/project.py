@@ -18,7 +18,6 @@ import hashlib
 import os
 import re
 import stat
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set, Tuple
 
@@ -29,7 +28,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 MAX_RESOLUTION_DEPTH = 8  # re-exports followed through at most this many modules
-KEPT_ANALYSES = 8  # analyses of summarised modules held for their own lint
 # Projects larger than this are not searched for a function's other callers (they may have any).
 MAX_SEARCHED_FILES = 5000
 MAX_SEARCHED_BYTES = 64 * 1024 * 1024
@@ -88,7 +86,6 @@ class Project:
         self._files: Dict[str, bool] = {}
         self._summaries: Dict[str, Tuple[str, "ModuleSummary"]] = {}
         self._building: Set[str] = set()
-        self._kept: "OrderedDict[str, Tuple[str, object]]" = OrderedDict()  # path -> (text, analysis)
         self._all_files: Optional[List[Tuple[str, bytes]]] = None
         self._contents: Dict[str, bytes] = {}
         self._mentions: Dict[str, Set[str]] = {}
@@ -183,20 +180,6 @@ class Project:
         if path in self.overrides:
             return hashlib.sha256(self.overrides[path].encode("utf-8", "surrogatepass")).hexdigest()
         return file_digest(path)
-
-    # ------------------------------------------------------------------ analyses shared with the lint
-    def keep(self, path: str, text: str, analysis: object) -> None:
-        """Hold the analysis a summary was built from: linting that file next reuses its parse
-        and facts instead of parsing it again (a few are kept, so memory stays flat)."""
-        self._kept[path] = (text, analysis)
-        self._kept.move_to_end(path)
-        while len(self._kept) > KEPT_ANALYSES:
-            self._kept.popitem(last=False)
-
-    def reuse(self, path: str, text: str) -> Optional[object]:
-        """The analysis built for a summary of this very text, once."""
-        kept = self._kept.pop(os.path.abspath(path), None)
-        return kept[1] if kept is not None and kept[0] == text else None
 
     # ------------------------------------------------------------------ summaries
     def summary(self, path: str) -> Optional["ModuleSummary"]:

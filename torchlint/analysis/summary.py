@@ -110,7 +110,6 @@ def summarise(project: "Project", path: str, digest: str) -> Optional[ModuleSumm
                 summary.symbols[name] = symbol
     summary.star_imports = list(scope.star_imports)
     summary.depends = dict(context.consumed)
-    project.keep(summary.path, text, analysis)
     return summary
 
 
