@@ -530,3 +530,32 @@ def test_each_near_miss_is_one_step_from_a_finding(near_miss, mistake):
     rule = [rule_by_code_or_name("TL301")]
     assert lint_text(source, rule).findings == []
     assert len(lint_text(source.replace(near_miss, mistake, 1), rule).findings) == 1
+
+
+@pytest.mark.parametrize("extra, reported", [
+    ("nn.InstanceNorm2d(4, track_running_stats=False)", False),
+    ("nn.Dropout(0.5)", True),
+])
+def test_layers_of_a_list_grown_with_plus_equals(extra, reported):
+    source = LAYERS + f"""
+def block(width, relu=True):
+    layers = []
+    if relu:
+        layers.append(nn.ReLU())
+    layers += [nn.Conv2d(width, width, 3), {extra}]
+    return nn.Sequential(*layers)
+
+
+class Generator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = block(4)
+
+
+def sample(x, sd):
+    generator = Generator()
+    generator.load_state_dict(sd)
+    with torch.no_grad():
+        return generator(x)
+"""
+    assert bool(lint_text(source, [rule_by_code_or_name("TL301")]).findings) is reported

@@ -134,7 +134,8 @@ class ModelClasses:
     def _followed(self, expr, where, depth, hyperparameters) -> ModeLayers:
         origins = self.analysis.values.origins(expr, where)
         if origins is None:
-            return UNKNOWN
+            built = self._built_list(expr, where, depth, hyperparameters)
+            return built if built is not None else UNKNOWN
         result = NONE
         for node, node_where in origins:
             if node is expr:
@@ -151,6 +152,26 @@ class ModelClasses:
             if isinstance(node, (cst.List, cst.Tuple)) and isinstance(expr, cst.Name):
                 result |= self._appended(expr.value, node_where, depth, hyperparameters)
         return result
+
+    def _built_list(self, expr, where, depth, hyperparameters) -> Optional[ModeLayers]:
+        """`layers = [...]`, `layers += [...]`, `layers.append(...)`: every layer the scope puts in
+        the list, when it is bound only that way (None otherwise)."""
+        scope = where[0]
+        if not isinstance(expr, cst.Name) or scope.kind != "function":
+            return None
+        bindings = scope.bindings.get(expr.value, [])
+        result = NONE
+        for binding in bindings:
+            node = binding.node
+            if binding.kind == "assign" and isinstance(binding.value, (cst.List, cst.Tuple)):
+                result |= self._value(binding.value, (scope, binding.stmt), depth + 1, hyperparameters)
+            elif binding.kind == "augassign" and isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.AddAssign):
+                result |= self._value(node.value, (scope, binding.stmt), depth + 1, hyperparameters)
+            else:
+                return None
+        if not bindings:
+            return None
+        return result | self._appended(expr.value, where, depth, hyperparameters)
 
     def _appended(self, name: str, where, depth, hyperparameters) -> ModeLayers:
         """`layers = []` then `layers.append(nn.Dropout())`: what the function adds to the list."""
@@ -237,7 +258,10 @@ class ModelClasses:
                 return self._all(passed, where, depth, hyperparameters)
             origins = self.analysis.values.origins(call, where)
             if origins and all(node is not call for node, _ in origins):
-                return self._all([node for node, _ in origins], where, depth, hyperparameters)
+                result = NONE
+                for node, node_where in origins:  # each return value where the function computes it
+                    result |= self._value(node, node_where, depth + 1, hyperparameters)
+                return result
         return UNKNOWN
 
     def _returned_arguments(self, call: cst.Call, where) -> Optional[List[cst.BaseExpression]]:
