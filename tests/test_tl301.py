@@ -559,3 +559,28 @@ def sample(x, sd):
         return generator(x)
 """
     assert bool(lint_text(source, [rule_by_code_or_name("TL301")]).findings) is reported
+
+
+def test_layers_through_a_helper_of_another_module_that_returns_its_argument(tmp_path):
+    """`layer_init(nn.Linear(...))` from `utils.py`: the summary says it returns its argument."""
+    import subprocess
+    import sys
+
+    (tmp_path / "utils.py").write_text(
+        "import torch\n\n\ndef layer_init(layer, std=1.0):\n    torch.nn.init.orthogonal_(layer.weight, std)\n"
+        "    return layer\n")
+    agent = (
+        "import torch\nfrom torch import nn\n\nfrom utils import layer_init\n\n\nclass Agent(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.actor = nn.Sequential(layer_init(nn.Linear(4, 4)), nn.Tanh(), layer_init({last}))\n\n\n"
+        "def rollout(agent, x):\n    with torch.no_grad():\n        return agent(x)\n\n\n"
+        "def main(x):\n    return rollout(Agent(), x)\n")
+
+    def reported(last: str) -> int:
+        (tmp_path / "agent.py").write_text(agent.format(last=last))
+        done = subprocess.run([sys.executable, "-m", "torchlint", "check", "--select", "TL301", "--no-cache",
+                               "--output-format", "json", str(tmp_path)], capture_output=True, text=True)
+        return len(__import__("json").loads(done.stdout))
+
+    assert reported("nn.Linear(4, 2)") == 0  # Linear and Tanh only
+    assert reported("nn.Dropout(0.1)") == 1

@@ -300,6 +300,9 @@ class ModelClasses:
         symbol = self.analysis.lookup(qualified)
         if symbol is not None and symbol.kind != INSTANCE and symbol.module:
             return _symbol_layers(symbol)  # a class or factory of another module of the project
+        if symbol is not None and symbol.returns_parameter is not None:  # `layer_init(nn.Linear(...))`
+            given = argument(call, symbol.returns_position, symbol.returns_parameter)
+            return self._value(given.value, where, depth + 1, hyperparameters) if given is not None else UNKNOWN
         return UNKNOWN
 
     def _torch_nn(self, name: str, call: Optional[cst.Call], where, depth, hyperparameters) -> ModeLayers:

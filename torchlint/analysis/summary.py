@@ -39,6 +39,9 @@ class Symbol:
     returns: Optional[str] = None  # function (not returning a module): its result is this activation
     returns_elements: Tuple[Optional[str], ...] = ()
     has_parameters: bool = True
+    # function: it returns this parameter unchanged (`layer_init(layer)`), at this position
+    returns_parameter: Optional[str] = None
+    returns_position: int = -1
     submodules: Tuple[str, ...] = ()  # class: the `self.<name>` attributes that hold modules
     classes: Tuple[str, ...] = ()  # function or instance that is a module: the classes it is built from
 
@@ -129,10 +132,30 @@ def _class_symbol(analysis, binding, qualified: str) -> Symbol:
 
 def _function_symbol(analysis, binding, qualified: str) -> Optional[Symbol]:
     function = binding.node
+    returned = _returned_parameter(analysis, function)
+    if returned is not None:
+        return Symbol(qualified, FUNCTION, returns_parameter=returned[1], returns_position=returned[0])
     origins = analysis.values.return_origins(function)
     if not origins:
         return Symbol(qualified, FUNCTION)
     return _value_symbol(analysis, origins, qualified, FUNCTION)
+
+
+def _returned_parameter(analysis, function) -> Optional[Tuple[int, str]]:
+    """(position, name) of the parameter every `return` gives back unchanged, if there is one."""
+    import libcst as cst
+
+    if function.decorators:
+        return None
+    scope = analysis.index.scopes[id(function)]
+    params = [p.name.value for p in (*function.params.posonly_params, *function.params.params)]
+    names = {value.value if isinstance(value, cst.Name) else None for value, _ in scope.returns}
+    if len(names) != 1 or None in names or not scope.returns:
+        return None
+    name = names.pop()
+    if name is None or name not in params or any(b.kind != "param" for b in scope.bindings.get(name, ())):
+        return None
+    return params.index(name), name
 
 
 def _instance_symbol(analysis, binding, qualified: str) -> Optional[Symbol]:
