@@ -104,7 +104,7 @@ def _record(finding: Finding) -> dict:
     fix = None
     if finding.fix is not None:
         fix = [finding.fix.applicability, finding.fix.message, finding.fix_edits_positions]
-    record = {"c": finding.code, "m": finding.message,
+    record: Dict[str, Any] = {"c": finding.code, "m": finding.message,
               "p": [finding.line, finding.column, finding.end_line, finding.end_column], "f": fix}
     if finding.cell is not None:
         record["n"] = finding.cell

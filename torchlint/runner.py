@@ -6,15 +6,18 @@ import collections
 import itertools
 import os
 from dataclasses import dataclass, field
-from typing import Deque, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from torchlint.cache import ResultCache
-from torchlint.config import Settings
+from torchlint.config import Settings, SettingsResolver
 from torchlint.documents import NOTEBOOK, PYTHON, document_kind
 from torchlint.report import FileFindings
 from torchlint.guard import with_deep_stack
 from torchlint.rule import Finding
 from torchlint.sources import SourceError, SourceFile, read_source, write_source
+
+if TYPE_CHECKING:  # pragma: no cover
+    from concurrent.futures import ProcessPoolExecutor
 
 FIX_OFF, FIX_WRITE, FIX_DIFF, FIX_STDOUT = "off", "write", "diff", "stdout"
 SYNTAX_ERROR_CODE = "TL001"
@@ -39,11 +42,11 @@ class RunOptions:
     cache_dir: Optional[str] = None  # None: no cache
 
 
-def process_file(path: str, settings: Settings, options: RunOptions = RunOptions(),
+def process_file(path: str, settings: "Union[Settings, SettingsResolver]", options: RunOptions = RunOptions(),
                  source: Optional[SourceFile] = None) -> FileOutcome:
     """Lint or fix one file (`source`: its text when it does not come from the disk, as from
     an editor's standard input). Never raises: problems become findings or messages."""
-    settings = settings.for_path(path)
+    settings = settings.for_path(path)  # a resolver (the CLI) or one file's settings
     codes = settings.codes_for(path)
     if source is None:
         try:
@@ -271,7 +274,7 @@ def _pooled(batches: Iterator[list], jobs: int) -> Iterator[FileOutcome]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _replace(pool: "concurrent.futures.ProcessPoolExecutor", jobs: int) -> "concurrent.futures.ProcessPoolExecutor":
+def _replace(pool: "ProcessPoolExecutor", jobs: int) -> "ProcessPoolExecutor":
     import concurrent.futures.process
 
     pool.shutdown(wait=False, cancel_futures=True)

@@ -8,6 +8,7 @@ gives back its exact bytes); a layout json.dump cannot reproduce is never rewrit
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -46,7 +47,7 @@ class NotebookDocument(Document):
             code, restores, timed = mask_timed(original)
             originals = original.splitlines()
             unit = Unit(f"cell {index + 1}", code, originals, [0] * len(originals), 1, index + 1, timed=timed,
-                        render=lambda line, near, r=restores: unmask_line(line, r, near))
+                        render=functools.partial(_unmask, restores))
             unit.error = syntax_error(code) if code.strip() else None
             cells[len(units)] = index
             units.append(unit)
@@ -117,3 +118,8 @@ def cell_lines(text: str) -> Dict[int, List[str]]:
         if isinstance(cell, dict):
             result[number] = "".join(_source_list(cell)).splitlines()
     return result
+
+
+def _unmask(restores, line: str, near: int) -> str:
+    """A cell's line as written, its masked magics restored."""
+    return unmask_line(line, restores, near)
