@@ -71,7 +71,7 @@ def _walk(module: cst.Module, visit: Dict[str, List[Callable]], leave: Dict[str,
                 handler(node)
         stack.append(node)
         stack.append(leave_marker)
-        stack.extend(reversed(child_nodes(node)))
+        stack.extend(reversed(child_nodes(node)))  # type: ignore[arg-type]
 
 
 def precheck(text: str, rules: Sequence[Type[Rule]], analyse: bool
