@@ -321,3 +321,25 @@ def test_searching_the_project_never_blocks_on_a_fifo(tmp_path):
     os.mkfifo(tmp_path / "pipe.py")
     analysis = analyse(tmp_path, "calls.py")
     assert analysis.values.is_module(*_param(analysis, "save", "network"))
+
+
+def test_a_module_attribute_rebound_to_itself_is_no_cycle(tmp_path):
+    """`self.model = self.model.to(device)`: following the model's output must not loop."""
+    from torchlint.engine import lint_text
+    from torchlint.rule import all_rules
+
+    source = textwrap.dedent("""
+        import torch
+        import torch.nn.functional as F
+        import torchvision
+
+        class Runner:
+            def __init__(self, device):
+                self.model = torchvision.models.resnet18(num_classes=10)
+                self.model = self.model.to(device)
+                self.optimizer = torch.optim.Adam(self.model.parameters())
+
+            def step(self, x, y):
+                return F.cross_entropy(self.model(x), y)
+    """)
+    assert [f.code for f in lint_text(source, all_rules()).findings] == []

@@ -652,7 +652,16 @@ class TensorFacts:
         origins = self.values.origins(module, where)
         if not origins:
             return None
-        results = [self._module_origin_activation(node, node_where) for node, node_where in origins]
+        results = []
+        for node, node_where in origins:
+            key = ("module-activation", id(node))
+            if key in self._visiting:
+                return None  # `self.model = self.model.to(device)`: a cycle adds no evidence
+            self._visiting.add(key)
+            try:
+                results.append(self._module_origin_activation(node, node_where))
+            finally:
+                self._visiting.discard(key)
         if any(r is None for r in results) or len({r.kind for r in results}) != 1:  # type: ignore[union-attr]
             return None
         return results[0]
