@@ -164,3 +164,18 @@ def test_magic_timed_spans_are_a_fact_of_the_timing_analysis():
     (waits,) = timing.magic_timed([(3, 4)])
     assert timing.statement_work(waits) is None  # `.cpu()` waits for it
     assert timing.magic_timed([(9, 9)]) == []  # no statement starts there
+
+
+@pytest.mark.parametrize("cell", [
+    "!pip install torch \\\n    torchvision\nimport torch\n",                 # a shell escape continued
+    "import os\nif os.name == 'nt':\n    pass\nelif True:\n    %load_ext tensorboard\n    %tensorboard --logdir runs\n",
+    "cd data\nimport torch\nx = torch.ones(1)\n",                              # automagic
+    "pip install -q timm\nimport timm\n",
+])
+def test_ipython_syntax_real_notebooks_use_is_masked(cell):
+    """Seen in public notebooks (fairseq, yolov5, pytorch/benchmark): each was a false TL001."""
+    from torchlint.documents.magics import mask, syntax_error
+
+    masked, _ = mask(cell)
+    assert syntax_error(masked) is None and len(masked) == len(cell)
+    assert masked.count("\n") == cell.count("\n")

@@ -18,6 +18,11 @@ PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "m
 STATEMENT_LINE_MAGICS = frozenset({"time", "timeit", "prun", "memit", "debug"})
 _ASSIGNED_MAGIC = re.compile(r"^(\s*[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*)([!%].*)$")
 _HELP = re.compile(r"^(\?{1,2}[\w.*]+|[\w.*]+\?{1,2})$")  # ?obj, obj?, obj??
+# IPython's automagic: line magics and shell commands written without `%` (`cd data`, `pip install x`).
+_AUTOMAGIC = re.compile(
+    r"^(cd|ls|pwd|pip|conda|mkdir|rmdir|cp|mv|rm|cat|wget|curl|unzip|tar|load_ext|reload_ext|matplotlib|"
+    r"env|history|who|whos|reset|pinfo|alias|unalias|bookmark|dhist|pushd|popd|sx|sc|tensorboard)"
+    r"(\s+[^=\s(][^=]*)?$")
 _LINE_MAGIC = re.compile(r"^(\s*)%(\w+)(\s+)(?=[^\s-])")
 FLAGS = ast.PyCF_ONLY_AST | getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)  # notebooks await at top level
 
@@ -44,8 +49,6 @@ def mask(code: str) -> Tuple[str, Restores]:
 
 def mask_timed(code: str) -> Tuple[str, Restores, Spans]:
     """As `mask`, plus the spans of code that `%%time` / `%time` / `%timeit` time."""
-    if "%" not in code and "!" not in code and "?" not in code:
-        return code, {}, []
     if syntax_error(code) is None:
         return code, {}, []
     lines = code.splitlines(keepends=True)
@@ -65,6 +68,7 @@ def mask_timed(code: str) -> Tuple[str, Restores, Spans]:
         start = 0
     with_statements, restores = list(lines), {}
     comments_only = list(lines)
+    continued = False
     for index in range(start, len(lines)):
         line = lines[index]
         stripped = line.strip()
@@ -77,8 +81,13 @@ def mask_timed(code: str) -> Tuple[str, Restores, Spans]:
             masked = assigned.group(1) + placeholder + line[len(line.rstrip("\r\n")):]
             with_statements[index] = comments_only[index] = masked
             continue
-        if stripped[0] in "%!" or _HELP.match(stripped):
+        if continued:  # the rest of a `!cmd \` or `%magic \` line
             comments_only[index] = with_statements[index] = _comment(line)
+            continued = stripped.endswith("\\")
+            continue
+        if stripped[0] in "%!" or _HELP.match(stripped) or _AUTOMAGIC.match(stripped):
+            comments_only[index] = with_statements[index] = _as_statement(line)
+            continued = stripped.endswith("\\")
             magic = _LINE_MAGIC.match(line)
             if magic and magic.group(2) in STATEMENT_LINE_MAGICS:
                 prefix = magic.group(0)
@@ -94,6 +103,20 @@ def mask_timed(code: str) -> Tuple[str, Restores, Spans]:
     if restores and syntax_error(masked) is not None:
         return "".join(comments_only), {}, timed[:cell_span]  # line magics' statements are comments now
     return masked, restores, timed
+
+
+def _as_statement(line: str) -> str:
+    """A magic line as a Python statement of the same length (`...` and a comment), so a block
+    holding only magics (`elif x:` then `%load_ext ...`) still has a body."""
+    body = line.rstrip("\r\n")
+    ending = line[len(body):]
+    stripped = body.lstrip()
+    indent = body[: len(body) - len(stripped)]
+    if len(stripped) >= 3:
+        statement = "..." if len(stripped) == 3 else ("... #" + " " * len(stripped))[: len(stripped)]
+    else:
+        statement = "0".ljust(len(stripped))
+    return indent + statement + ending
 
 
 def _comment(line: str) -> str:
