@@ -3,6 +3,8 @@
 
 import json
 
+import pytest
+
 from torchlint.documents.magics import mask, syntax_error
 from torchlint.documents.notebook import NotebookDocument
 
