@@ -65,6 +65,9 @@ class Log1pExpm1(Rule):
     name = "imprecise-log-exp"
     summary = "`torch.log(1 + x)`, `torch.exp(x) - 1`, log-sum-exp by hand lose precision; use `log1p` / `expm1` / `logsumexp`"
     fix_safety = SAFE
+    # Preview: on 19 public repositories every finding (14) was on integer counts, durations or
+    # rounded results, where log1p/expm1 change nothing; the rule cannot see value ranges.
+    preview = True
     triggers = (".log", ".exp")  # torch.log, torch.exp (attributes: the rule reads only those)
 
     def visit_Call(self, node: cst.Call) -> None:
