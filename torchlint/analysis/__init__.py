@@ -17,6 +17,7 @@ from torchlint.analysis.torch_api import TORCH_NN_MODULE_CLASSES, canonical
 from torchlint.syntax import target_names
 
 if TYPE_CHECKING:  # pragma: no cover
+    from torchlint.analysis.checkpoints import CheckpointFacts
     from torchlint.analysis.kinds import Kind, LossCall
     from torchlint.analysis.modes import ModeFacts
     from torchlint.analysis.project import ImportContext
@@ -200,6 +201,16 @@ class ModuleAnalysis:
             from torchlint.analysis.timing import TimingFacts
 
             facts = self._timing = TimingFacts(self)
+        return facts
+
+    @property
+    def checkpoints(self) -> "CheckpointFacts":
+        """What the file saves and loads, and what `weights_only=True` would refuse (analysis/checkpoints.py)."""
+        facts = self.__dict__.get("_checkpoints")
+        if facts is None:
+            from torchlint.analysis.checkpoints import CheckpointFacts
+
+            facts = self._checkpoints = CheckpointFacts(self)
         return facts
 
     def grad_enabled(self, where: Optional[Where] = None) -> Optional[bool]:

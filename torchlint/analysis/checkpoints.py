@@ -101,6 +101,29 @@ class CheckpointFacts:
                 return True
         return False
 
+    def loaded_back_unpickling(self, save: cst.Call, where: Optional["Where"] = None) -> bool:
+        """Later in the same scope, on every path, the same file is loaded back with an explicit
+        `weights_only=False`: the code pickles the whole object on purpose (a serialisation test,
+        a format it writes and reads itself)."""
+        where = where or self.analysis.where()
+        target = argument_value(save, 1, "f")
+        if target is None:
+            return False
+        scope, stmt = where
+        for node, node_where, _ in self._walk():
+            if not isinstance(node, cst.Call) or self.analysis.qualified_name(node.func, node_where) != "torch.load":
+                continue
+            load_scope, load_stmt = node_where
+            if load_scope is not scope or load_stmt.seq <= stmt.seq or \
+                    load_stmt.blocks[: len(stmt.blocks)] != stmt.blocks:
+                continue
+            if not is_name(argument_value(node, None, "weights_only"), "False"):
+                continue
+            path = argument_value(node, 0, "f")
+            if path is not None and self._same_value(target, where, path, node_where):
+                return True
+        return False
+
     def loaded_objects(self, load: cst.Call) -> Optional[str]:
         """What the code does with the value `load` returns that shows it holds objects
         `weights_only=True` refuses: an element given to `torch.from_numpy` (a numpy array), or

@@ -22,7 +22,9 @@ class WholeModelSave(Rule):
     assignments. Modules inside a dict, list or tuple literal that is saved
     (`torch.save({"model": model}, path)`) are found too. A value that is a module on some paths
     only (`to_save = model if best else ema_state`, or an `if`/`else` that rebinds it) is reported
-    too: on those paths the whole model is saved.
+    too: on those paths the whole model is saved. Left alone: a file the same code reads straight
+    back with an explicit `torch.load(path, weights_only=False)`, which pickles the module on
+    purpose (a serialisation test).
 
     ## Why is this bad?
     Saving the module pickles the object, which stores a reference to its class, not its code. The
@@ -67,8 +69,8 @@ class WholeModelSave(Rule):
         if self.analysis.qualified_name(node.func) != "torch.save":
             return
         saved = argument(node, 0, "obj")
-        if saved is None:
-            return
+        if saved is None or self.analysis.checkpoints.loaded_back_unpickling(node):
+            return  # read straight back with weights_only=False: pickled on purpose
         found = list(self._modules_in(saved.value, None))
         if not found:
             return
