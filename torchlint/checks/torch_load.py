@@ -196,7 +196,7 @@ class TorchLoadWithoutWeightsOnly(_LoadTracker):
 
     def finish(self) -> None:
         used = self.loads_used_as_module()
-        checkpoints = CheckpointFacts(self.analysis)
+        checkpoints = self.analysis.checkpoints
         for call in self.loads:
             if id(call) not in used:
                 self._check(call, checkpoints)
