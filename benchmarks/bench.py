@@ -1,21 +1,22 @@
-"""Benchmark: lint a corpus with torchlint and compare with LibCST's parse alone and TorchFix.
+"""Benchmark: whole processes of torchlint, TorchFix, Ruff and LibCST's parse, run by run.
 
-    python benchmarks/bench.py [DIR] [--jobs N] [--skip-torchfix] [--tools FOLDER]
+    python benchmarks/bench.py [--corpus LABEL=PATH ...] [--runs N] [--tools FOLDER] [--skip-torchfix]
 
-DIR defaults to the Python sources of the installed torch package (real PyTorch code, offline).
-Prints files, lines, seconds and lines/s for:
-  - torchlint cold: `torchlint check` with the cache disabled (--jobs 1 and --jobs N);
-  - torchlint warm: the same run again with a filled cache (nothing changed);
-  - LibCST parse-only: parsing every file once, in this process (the floor for a LibCST linter);
-    and of just the files torchlint parses (the trigger-word prefilter skips the rest);
-  - TorchFix, when installed: `torchfix --select ALL` and `flake8 --select TOR`;
-  - Ruff, when installed: `ruff check --no-cache` (its default rules), cold;
-  - the pre-commit case: `torchlint check --no-cache FILE` of one median-sized file, against
-    `python -c "import libcst"` plus LibCST's parse of that file.
-A corpus of Markdown files and notebooks (the user's notes: tests/data/notes) is checked as
-documents by torchlint; TorchFix and Ruff, which do not read them, get each Python block as a
-.py file. `--tools` names a folder with `ruff` and `torchfix` executables (a venv's bin).
-Not a test: the numbers depend on the machine. Report them with its core count.
+Each corpus (a folder or one file; default: the torch sources nn + optim + utils/data +
+distributed of the installed torch) is copied to a temporary folder, then every tool runs as its
+own process, the tools alternating run by run (so a load change on the machine hits all of them),
+`--runs` times; each row gives the median, the spread (min-max) and the peak memory of the
+process (its own, not its workers'). The tools:
+  - torchlint cold: `torchlint check --no-cache` with the default jobs (CPU count) and `--jobs 1`;
+  - torchlint warm: the same with a filled cache (nothing changed);
+  - TorchFix `torchfix --select ALL` and Ruff `ruff check --select ALL --no-cache`, from `--tools`
+    (a folder with their executables, such as a separate venv's bin: they are not dependencies);
+  - LibCST parse-only: `python -c "import libcst"` plus parsing the files torchlint parses (those
+    where a rule's trigger is present; for a one-file corpus, that file whatever its triggers);
+  - `torchlint --version` (start-up).
+Notebooks and Markdown files are checked as documents by torchlint; TorchFix, Ruff and the parse
+get each linted block as a .py file. Not a test: the numbers depend on the machine and its load,
+which is printed; report them with its core count.
 """
 
 from __future__ import annotations
@@ -24,24 +25,39 @@ import argparse
 import importlib.util
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from typing import Dict, List, Optional, Sequence, Tuple
 
-import libcst as cst
-
+from torchlint.documents import PYTHON, document_kind, load_document
 from torchlint.engine import triggered_rules
 from torchlint.rule import all_rules
-from torchlint.documents import PYTHON, document_kind, load_document
 from torchlint.sources import DEFAULT_EXCLUDES, SourceError, iter_python_files, read_source
 
+TORCH_SUBSET = ("nn", "optim", "utils/data", "distributed")
+PARSE = ("import sys, libcst\n"
+         "for path in sys.argv[1:]:\n"
+         "    try:\n"
+         "        libcst.parse_module(open(path, encoding='utf-8').read())\n"
+         "    except libcst.ParserSyntaxError:\n"
+         "        pass\n")
 
-def default_corpus() -> str:
+
+def torch_subset(into: str) -> str:
+    """A folder with torch's nn, optim, utils/data and distributed sources (copied: a folder walk
+    does not follow links)."""
     spec = importlib.util.find_spec("torch")
     if spec is None or not spec.submodule_search_locations:
-        sys.exit("torch is not installed: pass a directory to benchmark")
-    return list(spec.submodule_search_locations)[0]
+        sys.exit("torch is not installed: pass --corpus LABEL=PATH")
+    base = list(spec.submodule_search_locations)[0]
+    for part in TORCH_SUBSET:
+        target = os.path.join(into, "torch", part)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copytree(os.path.join(base, part), target, ignore=shutil.ignore_patterns("__pycache__"))
+    return into
 
 
 def copy_corpus(root: str, into: str, blocks: str) -> list:
@@ -78,103 +94,123 @@ def copy_corpus(root: str, into: str, blocks: str) -> list:
     return texts
 
 
-def median_file(folder: str) -> str:
-    files = sorted((os.path.getsize(p), p) for p in iter_python_files([folder], DEFAULT_EXCLUDES)
-                   if p.endswith(".py"))
-    return files[len(files) // 2][1]
+def run_once(command: Sequence[str], cwd: str) -> Tuple[float, float]:
+    """Seconds and peak memory (MB) of one whole process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    process.returncode = code
+    error = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    if process.stderr:
+        process.stderr.close()
+    if code not in (0, 1):  # 1: findings (TorchFix); anything else is a failed run
+        sys.exit(f"{' '.join(command)} failed ({code}): {error.strip()[-500:]}")
+    return seconds, usage.ru_maxrss / 1024
 
 
-def tool(name: str, folder) -> str:
+def torchlint_command(work: str) -> List[str]:
+    """Run a frozen copy of torchlint: its cache keys and rule catalogue are named by the digest
+    of its sources, so sources edited during the benchmark would turn every warm run cold.
+    -I: the corpus folder must not shadow the standard library or torch (torch has types.py)."""
+    frozen = os.path.join(work, "frozen")
+    if not os.path.isdir(frozen):
+        import torchlint
+
+        shutil.copytree(os.path.dirname(torchlint.__file__), os.path.join(frozen, "torchlint"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    launch = f"import sys; sys.path.insert(0, {frozen!r}); from torchlint.cli import main; sys.exit(main())"
+    return [sys.executable, "-I", "-c", launch]
+
+
+def tool(name: str, folder: Optional[str]) -> str:
     if folder and os.path.exists(os.path.join(folder, name)):
         return os.path.join(folder, name)
     return shutil.which(name) or ""
 
 
-def timed_command(command, cwd) -> float:
-    start = time.perf_counter()
-    process = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    seconds = time.perf_counter() - start
-    if process.returncode not in (0, 1):  # 1: findings (TorchFix, flake8); anything else is a failed run
-        sys.exit(f"{' '.join(command)} failed ({process.returncode}): {process.stderr.strip()[-500:]}")
-    return seconds
+def prepare(label: str, path: str, work: str) -> Tuple[str, str, List[str], List[str]]:
+    """(folder torchlint checks, folder of .py blocks for the other tools, all texts, parsed files)."""
+    root = os.path.join(work, label)
+    corpus, blocks, parsed_dir = (os.path.join(root, name) for name in ("corpus", "blocks", "parsed"))
+    if os.path.isfile(path):
+        os.makedirs(os.path.join(root, "single"))
+        shutil.copyfile(path, os.path.join(root, "single", os.path.basename(path)))
+        path = os.path.join(root, "single")
+    texts = copy_corpus(path, corpus, blocks)
+    rules = all_rules()
+    parsed = []
+    for number, text in enumerate(texts):
+        if len(texts) == 1 or triggered_rules(text, rules):
+            out = os.path.join(parsed_dir, f"{number}.py")
+            os.makedirs(parsed_dir, exist_ok=True)
+            with open(out, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            parsed.append(out)
+    return corpus, blocks, texts, parsed
 
 
-def parse_seconds(texts) -> float:
-    start = time.perf_counter()
-    for text in texts:
-        try:
-            cst.parse_module(text)
-        except cst.ParserSyntaxError:
-            pass
-    return time.perf_counter() - start
-
-
-def row(label, files, lines, seconds):
-    print(f"{label:<34} {files:>6} {lines:>9} {seconds:>9.2f} {lines / seconds:>11,.0f}")
+def bench(label: str, path: str, work: str, runs: int, tools: Optional[str], skip_torchfix: bool) -> Dict[str, tuple]:
+    corpus, blocks, texts, parsed = prepare(label, path, work)
+    lines = sum(text.count("\n") + 1 for text in texts)
+    torchlint = torchlint_command(work) + ["check", "--exit-zero", "--output-format", "json"]
+    cache = os.path.join(work, label, "cache")
+    commands: Dict[str, Tuple[List[str], str]] = {
+        "torchlint cold": (torchlint + ["--no-cache", "."], corpus),
+        "torchlint cold --jobs 1": (torchlint + ["--no-cache", "--jobs", "1", "."], corpus),
+        "torchlint warm": (torchlint + ["--cache-dir", cache, "."], corpus),
+        "libcst parse-only": ([sys.executable, "-I", "-c", PARSE] + parsed, work),
+        "torchlint --version": (torchlint_command(work) + ["--version"], work),
+    }
+    torchfix, ruff = tool("torchfix", tools), tool("ruff", tools)
+    if torchfix and not skip_torchfix:
+        commands["torchfix --select ALL"] = ([torchfix, "--select", "ALL", "."], blocks)
+    if ruff:
+        commands["ruff --select ALL --no-cache"] = ([ruff, "check", "--select", "ALL", "--no-cache", "--exit-zero",
+                                                      "--quiet", "."], blocks)
+    run_once(commands["torchlint warm"][0], corpus)  # fills the cache
+    times: Dict[str, List[Tuple[float, float]]] = {name: [] for name in commands}
+    for number in range(runs):
+        order = list(commands)
+        if number % 2:
+            order.reverse()  # alternate: no tool always runs right after the same one
+        for name in order:
+            times[name].append(run_once(*commands[name]))
+    print(f"\n## {label}: {len(texts)} files, {lines:,} lines; torchlint parses {len(parsed)} of them; {runs} runs")
+    print(f"{'tool':<30} {'median s':>9} {'min-max s':>13} {'peak MB':>8}")
+    results = {}
+    for name, samples in times.items():
+        seconds = [s for s, _ in samples]
+        median = statistics.median(seconds)
+        results[name] = (median, min(seconds), max(seconds))
+        print(f"{name:<30} {median:>9.3f} {min(seconds):>6.3f}-{max(seconds):<6.3f} {max(m for _, m in samples):>8.0f}")
+    ratio = lambda a, b: results[a][0] / results[b][0] if a in results and b in results else float("nan")
+    print(f"TorchFix / torchlint cold: {ratio('torchfix --select ALL', 'torchlint cold'):.1f}x; "
+          f"--jobs 1: {ratio('torchfix --select ALL', 'torchlint cold --jobs 1'):.1f}x (target >= 20x)")
+    print(f"torchlint cold --jobs 1 / LibCST parse-only: {ratio('torchlint cold --jobs 1', 'libcst parse-only'):.2f}x "
+          f"(target <= 1.5x; one file <= 1.3x)")
+    print(f"torchlint warm / Ruff: {ratio('torchlint warm', 'ruff --select ALL --no-cache'):.2f}x; "
+          f"torchlint cold / Ruff: {ratio('torchlint cold', 'ruff --select ALL --no-cache'):.1f}x")
+    return results
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("corpus", nargs="?", help="directory of Python files (default: torch's sources)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--skip-torchfix", action="store_true")
+    parser.add_argument("--corpus", action="append", default=[], metavar="LABEL=PATH",
+                        help="a folder or one file (repeatable; default: torch nn + optim + utils/data + distributed)")
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--tools", help="folder holding ruff and torchfix executables")
+    parser.add_argument("--skip-torchfix", action="store_true")
     args = parser.parse_args(argv)
-    root = os.path.abspath(args.corpus or default_corpus())
-    # -I: the corpus folder must not shadow the standard library (torch has types.py, random.py, ...).
-    torchlint = [sys.executable, "-I", "-m", "torchlint", "check", "--exit-zero", "--output-format", "json"]
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, Python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as work:
-        corpus = os.path.join(work, "corpus")
-        blocks = os.path.join(work, "blocks")
-        texts = copy_corpus(root, corpus, blocks)
-        lines = sum(text.count("\n") + 1 for text in texts)
-        parsed = [t for t in texts if triggered_rules(t, all_rules())]
-        parsed_lines = sum(t.count("\n") + 1 for t in parsed)
-        cache = os.path.join(work, "cache")
-        print(f"corpus: {root}\nmachine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
-        print(f"{'run':<34} {'files':>6} {'lines':>9} {'seconds':>9} {'lines/s':>11}")
-        results = {}
-        results["cold1"] = timed_command(torchlint + ["--no-cache", "--jobs", "1", "."], corpus)
-        row("torchlint cold, 1 job", len(texts), lines, results["cold1"])
-        results["coldN"] = timed_command(torchlint + ["--no-cache", "--jobs", str(args.jobs), "."], corpus)
-        row(f"torchlint cold, {args.jobs} jobs", len(texts), lines, results["coldN"])
-        timed_command(torchlint + ["--cache-dir", cache, "."], corpus)
-        results["warm"] = min(timed_command(torchlint + ["--cache-dir", cache, "."], corpus) for _ in range(3))
-        row(f"torchlint warm (cache), {args.jobs} jobs", len(texts), lines, results["warm"])
-        results["parse"] = parse_seconds(texts)
-        row("libcst parse-only, all files", len(texts), lines, results["parse"])
-        results["parse_parsed"] = parse_seconds(parsed)
-        row("libcst parse-only, files parsed", len(parsed), parsed_lines, results["parse_parsed"])
-        torchfix = tool("torchfix", args.tools)
-        if not args.skip_torchfix and torchfix:
-            results["torchfix"] = timed_command([torchfix, "--select", "ALL", "."], blocks)
-            row("torchfix --select ALL", len(texts), lines, results["torchfix"])
-            flake8 = os.path.join(os.path.dirname(torchfix), "flake8")
-            if os.path.exists(flake8):
-                results["flake8_tor"] = timed_command([flake8, "--select", "TOR", "."], blocks)
-                row("flake8 --select TOR (TorchFix)", len(texts), lines, results["flake8_tor"])
-        ruff = tool("ruff", args.tools)
-        if ruff:
-            results["ruff"] = timed_command([ruff, "check", "--no-cache", "--exit-zero", "--quiet", "."], blocks)
-            row("ruff check, cold", len(texts), lines, results["ruff"])
-        single = median_file(blocks)
-        with open(single, encoding="utf-8") as handle:
-            single_lines = handle.read().count("\n") + 1
-        results["single"] = min(timed_command(torchlint + ["--no-cache", single], work) for _ in range(3))
-        row("torchlint cold, one file", 1, single_lines, results["single"])
-        floor = [sys.executable, "-I", "-c", "import sys, libcst; libcst.parse_module(open(sys.argv[1]).read())", single]
-        results["floor"] = min(timed_command(floor, work) for _ in range(3))
-        row("import libcst + parse, one file", 1, single_lines, results["floor"])
-        print(f"\nfiles parsed by torchlint (trigger words present): {len(parsed)}/{len(texts)}")
-        print(f"torchlint cold 1 job / parse-only of the files it parses: "
-              f"{results['cold1'] / results['parse_parsed']:.2f}x")
-        if "torchfix" in results:
-            print(f"TorchFix / torchlint cold ({args.jobs} jobs): {results['torchfix'] / results['coldN']:.1f}x")
-            print(f"TorchFix / torchlint warm: {results['torchfix'] / results['warm']:.1f}x (target: 100x or more)")
-        if "ruff" in results:
-            print(f"torchlint warm / Ruff cold: {results['warm'] / results['ruff']:.2f}x (target: 3x or less)")
-        print(f"torchlint cold one file / (import libcst + parse): {results['single'] / results['floor']:.2f}x "
-              f"(target: 1.3x or less)")
+        corpora = [tuple(c.split("=", 1)) for c in args.corpus]
+        if not corpora:
+            corpora = [("torch-subset", torch_subset(os.path.join(work, "torch-links")))]
+        for label, path in corpora:
+            bench(label, os.path.abspath(path), work, args.runs, args.tools, args.skip_torchfix)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
     return 0
 
 
