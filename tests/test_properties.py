@@ -37,7 +37,6 @@ PITFALLS = [
     "{v} = {x}.permute(1, 0).view(-1)",
     "torch.save({m}, 'model.pt')",
     "{v} = torch.load('weights.pt')",
-    "{v} = torch.load('weights.pt', weights_only=False)",
     "{v} = torch.ones(3, device='cuda').numpy()",
 ]
 NEAR_MISSES = [

