@@ -237,10 +237,11 @@ def _positions(module: cst.Module):
 def _locate(module: cst.Module, findings: List[Finding], text: Optional[str] = None) -> None:
     """Positions of the findings and of their fixes' edits, from the top-level statements that
     hold them (torchlint/positions.py; the whole module when `text` is not given)."""
-    nodes = [f.node for f in findings] + [e.old for f in findings if f.fix is not None for e in f.fix.edits]
+    nodes = [f.node for f in findings if f.node is not None]
+    nodes += [e.old for f in findings if f.fix is not None for e in f.fix.edits]
     where_is = positions(module, nodes, text)
     for finding in findings:
-        where = where_is[finding.node]
+        where = where_is[finding.node]  # type: ignore[index]  # rules always report a node
         finding.line, finding.column = where.start.line, where.start.column + 1
         finding.end_line, finding.end_column = where.end.line, where.end.column + 1
         if finding.fix is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Dict, Iterable, List, Optional, Set
+from typing import Iterable, List, Mapping, Optional, Set, cast
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
@@ -22,8 +22,10 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def positions(module: cst.Module, nodes: Iterable[cst.CSTNode], text: Optional[str] = None
-              ) -> Dict[cst.CSTNode, CodeRange]:
+Positions = Mapping[cst.CSTNode, CodeRange]
+
+
+def positions(module: cst.Module, nodes: Iterable[cst.CSTNode], text: Optional[str] = None) -> Positions:
     """Node -> CodeRange, for at least `nodes` (every node of the statements that hold them)."""
     wanted = list(nodes)
     if text is not None and wanted:
@@ -33,7 +35,7 @@ def positions(module: cst.Module, nodes: Iterable[cst.CSTNode], text: Optional[s
     return module_positions(module)
 
 
-def module_positions(module: cst.Module) -> Dict[cst.CSTNode, CodeRange]:
+def module_positions(module: cst.Module) -> Positions:
     """Every node's position: one code generation of the module that records them, without the
     metadata wrapper's extra visit of the whole tree (half the cost); the public API is the fallback."""
     try:
@@ -43,13 +45,12 @@ def module_positions(module: cst.Module) -> Dict[cst.CSTNode, CodeRange]:
         state = PositionProvidingCodegenState(default_indent=module.default_indent,
                                               default_newline=module.default_newline, provider=provider)
         module._codegen(state)
-        return provider._computed
+        return cast(Positions, provider._computed)
     except (ImportError, AttributeError, TypeError):  # pragma: no cover - other LibCST versions
         return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
 
 
-def statement_positions(module: cst.Module, nodes: List[cst.CSTNode], text: str
-                        ) -> Optional[Dict[cst.CSTNode, CodeRange]]:
+def statement_positions(module: cst.Module, nodes: List[cst.CSTNode], text: str) -> Optional[Positions]:
     """Positions from the top-level statements holding `nodes`; None when they cannot be trusted."""
     try:
         from libcst.metadata.position_provider import PositionProvidingCodegenState
@@ -78,7 +79,7 @@ def statement_positions(module: cst.Module, nodes: List[cst.CSTNode], text: str
                 return None
     except (AttributeError, TypeError):  # pragma: no cover - other LibCST versions
         return None
-    return provider._computed
+    return cast(Positions, provider._computed)
 
 
 def _holders(module: cst.Module, wanted: Set[int]) -> Optional[Set[int]]:
