@@ -117,7 +117,8 @@ class CheckpointFacts:
             if load_scope is not scope or load_stmt.seq <= stmt.seq or \
                     load_stmt.blocks[: len(stmt.blocks)] != stmt.blocks:
                 continue
-            if not is_name(argument_value(node, None, "weights_only"), "False"):
+            flag = argument_value(node, None, "weights_only")
+            if flag is None or not is_name(flag, "False"):
                 continue
             path = argument_value(node, 0, "f")
             if path is not None and self._same_value(target, where, path, node_where):

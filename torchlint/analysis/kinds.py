@@ -67,7 +67,7 @@ class Kinds:
         values, tensors = self.analysis.values, self.analysis.tensors
         if values.is_module(expr, where):
             classes = tuple(_class_name(c) for c in values.module_classes(expr, where) or ())
-            if classes and all(c.startswith("torch.nn.") and c.endswith("Loss") for c in classes):
+            if classes and all(_is_loss_class(c) for c in classes):
                 return Kind(ValueKind.LOSS, f"built by {', '.join(sorted(set(classes)))}", classes)
             layers = self.analysis.model_classes.of_value(expr, where or self.analysis.where())
             evidence = f"an nn.Module ({', '.join(sorted(set(classes)))})" if classes else "used as an nn.Module"
@@ -106,10 +106,16 @@ class Kinds:
             func = func.value
         if not isinstance(func, (cst.Name, cst.Attribute, cst.Call)):
             return None
-        found = self.kind(func, where)
-        if found.kind is ValueKind.LOSS and len(set(found.classes)) == 1:
-            return LossCall(found.classes[0], argument(call, 0, "input"), argument(call, 1, "target"))
+        # Only the classes matter here (asked of every call: the full kind() would cost layers too).
+        values = self.analysis.values
+        classes = {_class_name(c) for c in values.module_classes(func, where) or ()}
+        if len(classes) == 1 and _is_loss_class(next(iter(classes))) and values.is_module(func, where):
+            return LossCall(classes.pop(), argument(call, 0, "input"), argument(call, 1, "target"))
         return None
+
+
+def _is_loss_class(qualified: str) -> bool:
+    return qualified.startswith("torch.nn.") and qualified.endswith("Loss")
 
 
 def _class_name(cls: object) -> str:
