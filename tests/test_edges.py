@@ -287,3 +287,13 @@ def test_version_1_baselines_are_still_read_relative_to_the_current_folder(cli, 
     document["files"] = {"a.py": document["files"]["pkg/a.py"]}  # v1: relative to where it ran
     (tmp_path / "old.json").write_text(json.dumps(document))
     assert cli("check", "--baseline", "../old.json", ".", cwd=tmp_path / "pkg").code == 0
+
+
+def test_a_nul_byte_anywhere_is_a_syntax_error_and_the_file_is_not_fixed():
+    """Found by the fuzz test: LibCST parses a NUL in a comment, CPython refuses the whole file."""
+    from torchlint.engine import fix_text, lint_text
+    from torchlint.rule import all_rules
+
+    text = "#\x00 -*- coding: latin-1 -*-\nimport torch\nstate = torch.load(path)\n"
+    assert [(f.code, f.line) for f in lint_text(text, all_rules()).findings] == [("TL001", 1)]
+    assert fix_text(text, all_rules(), unsafe=True).text == text

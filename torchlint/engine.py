@@ -28,7 +28,9 @@ TOO_COMPLEX_CODE = "TL003"
 MAX_SOURCE_CHARS = 2_000_000  # larger files are generated; LibCST needs ~0.5 GB and 6 s per MB
 MAX_DEPTH = 1000  # syntax-tree depth; LibCST's parse time grows faster than linearly with it
 # CPython refusals that are limits of its parser, not mistakes LibCST might accept.
-_PARSER_LIMITS = ("too many nested parentheses", "too complex", "too many statically nested blocks")
+# CPython's verdicts that no newer syntax can overturn (LibCST would parse the file anyway).
+_PARSER_LIMITS = ("too many nested parentheses", "too complex", "too many statically nested blocks",
+                  "null bytes")
 MAX_FIX_ROUNDS = 10
 MAGIC_TIMED = ("%time",)  # evidence for TL401 that is not in the code: a timing magic of a notebook
 
@@ -93,8 +95,9 @@ def precheck(text: str, rules: Sequence[Type[Rule]], analyse: bool
             found = [python_syntax_error_finding(text, error)] if SYNTAX_ERROR_CODE in codes else []
             return found, None
         return None, error
-    except ValueError as error:  # null bytes, on older Pythons
-        return None, SyntaxError(str(error))
+    except ValueError as error:  # null bytes, on older Pythons: no Python runs such a file
+        found = [python_syntax_error_finding(text, SyntaxError(str(error)))] if SYNTAX_ERROR_CODE in codes else []
+        return found, None
     except (RecursionError, MemoryError):
         return _too_complex(codes, "file not checked: nested more than CPython's parser allows"), None
     if analyse and _depth_exceeds(tree, MAX_DEPTH):

@@ -8,7 +8,7 @@ single traversal, tracking the current scope and statement so that rules can ask
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -47,6 +47,7 @@ class ModuleAnalysis:
         self._scopes: List[Scope] = [root]
         self._statements: List[StatementInfo] = [StatementInfo(0, (), root, ())]
         self._shadowed: List[Set[str]] = []
+        self._qualified: Dict[Tuple[int, int, int], Tuple[cst.CSTNode, Optional[str]]] = {}
         from torchlint.analysis.devices import DeviceFacts  # local: they import this module's types
         from torchlint.analysis.tensors import TensorFacts
         from torchlint.analysis.values import ValueFacts
@@ -152,9 +153,20 @@ class ModuleAnalysis:
         return []
 
     def qualified_name(self, node: cst.CSTNode, where: Optional[Where] = None) -> Optional[str]:
-        """`nn.functional.softmax` -> `torch.nn.functional.softmax`, through every import form."""
-        dotted = _qualify(self, node, where)
-        return canonical(dotted) if dotted else None
+        """`nn.functional.softmax` -> `torch.nn.functional.softmax`, through every import form.
+        Answers are kept per node and place (every rule asks it of every call)."""
+        if where is None and self._shadowed:
+            dotted = _qualify(self, node, where)  # lambda / comprehension variables in force
+            return canonical(dotted) if dotted else None
+        place = where or self.where()
+        key = (id(node), id(place[0]), id(place[1]))
+        known = self._qualified.get(key)
+        if known is not None and known[0] is node:  # the node is held, so its id is not reused
+            return known[1]
+        dotted = _qualify(self, node, place)
+        result = canonical(dotted) if dotted else None
+        self._qualified[key] = (node, result)
+        return result
 
     def kind(self, expr: cst.BaseExpression, where: Optional[Where] = None) -> "Kind":
         """What kind of value `expr` is (Module, Tensor, Optimizer, Loss or Unknown), with the evidence."""

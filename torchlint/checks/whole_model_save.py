@@ -69,10 +69,11 @@ class WholeModelSave(Rule):
         if self.analysis.qualified_name(node.func) != "torch.save":
             return
         saved = argument(node, 0, "obj")
-        if saved is None or self.analysis.checkpoints.loaded_back_unpickling(node):
-            return  # read straight back with weights_only=False: pickled on purpose
+        if saved is None:
+            return
         found = list(self._modules_in(saved.value, None))
-        if not found:
+        if not found or self.analysis.checkpoints.loaded_back_unpickling(node):  # read straight back
+            return  # with weights_only=False: pickled on purpose
             return
         modules = [expr for expr, always in found if always]
         sometimes = [expr for expr, always in found if not always]
