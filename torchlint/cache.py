@@ -16,6 +16,7 @@ import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from torchlint import __version__
+from torchlint.sources import file_digest
 from torchlint.rule import Finding, Fix
 
 _FORMAT = "2"
@@ -42,7 +43,7 @@ class ResultCache:
         try:
             with open(self._path(key), encoding="utf-8") as handle:
                 entry = json.load(handle)
-            if any(_digest(path) != digest for path, digest in entry["deps"].items()):
+            if any(file_digest(path) != digest for path, digest in entry["deps"].items()):
                 return None
             return [_finding(item) for item in entry["findings"]], dict(entry.get("extra") or {})
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -75,14 +76,6 @@ class ResultCache:
                 handle.write("# Created by torchlint\n*\n")
             with open(os.path.join(self.folder, "CACHEDIR.TAG"), "w", encoding="utf-8") as handle:
                 handle.write("Signature: 8a477f597d28d172789f06886806bc55\n# torchlint result cache\n")
-
-
-def _digest(path: str) -> Optional[str]:
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-    except OSError:
-        return None
 
 
 @functools.lru_cache(maxsize=None)

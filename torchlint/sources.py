@@ -193,3 +193,12 @@ def iter_python_files(paths: Iterable[str], excludes: Excludes, force_exclude: b
                         yield path
         if not found and warn is not None:
             warn(f"no Python files found under {root}")
+
+
+def file_digest(path: str) -> Optional[str]:
+    """sha256 of a file's bytes (None when it cannot be read): how the caches know a file."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return None

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set, Tuple
 
 from torchlint.analysis.torch_api import LIBRARY_ROOTS
+from torchlint.sources import file_digest
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis.summary import ModuleSummary, Symbol
@@ -62,14 +63,6 @@ def module_name(path: str) -> Tuple[str, str]:
         if not package:
             break
     return ".".join(parts), folder
-
-
-def file_digest(path: str) -> Optional[str]:
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-    except OSError:
-        return None
 
 
 class Project:

@@ -134,23 +134,6 @@ PARAMETERLESS_NN_CLASSES = frozenset(
     }
 )
 
-# Views that change the memory layout: `.view()` on them may raise.
-LAYOUT_CHANGING_METHODS = frozenset(
-    "transpose transpose_ permute t t_ expand expand_as movedim moveaxis swapaxes swapdims unfold diagonal".split()
-)
-LAYOUT_CHANGING_FUNCTIONS = frozenset("torch." + name for name in (
-    "transpose permute t movedim moveaxis swapaxes swapdims diagonal"
-).split())
-# The dense ones among them: a permutation of the strides, which element-wise ops keep.
-PERMUTING_METHODS = frozenset("transpose transpose_ permute t t_ movedim moveaxis swapaxes swapdims".split())
-PERMUTING_FUNCTIONS = frozenset("torch." + name for name in "transpose permute t movedim moveaxis swapaxes swapdims".split())
-# Element-wise ops and moves that keep a dense input's layout (TensorIterator preserves strides).
-LAYOUT_KEEPING_METHODS = frozenset(
-    "add sub mul div neg abs exp log sqrt pow relu sigmoid tanh clamp clip float half double bfloat16 "
-    "to cuda cpu clone detach requires_grad_ add_ sub_ mul_ div_ relu_ clamp_ type_as masked_fill "
-    "masked_fill_ sin cos floor ceil round sign".split()
-)
-
 # Activations whose output a loss may receive.
 ACTIVATION_FUNCTIONS = {
     "torch.softmax": "softmax",
