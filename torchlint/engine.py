@@ -77,32 +77,32 @@ def _walk(module: cst.Module, visit: Dict[str, List[Callable]], leave: Dict[str,
 
 
 def precheck(text: str, rules: Sequence[Type[Rule]], analyse: bool
-             ) -> Tuple[Optional[List[Finding]], Optional[SyntaxError]]:
+             ) -> Tuple[Optional[List[Finding]], Optional[SyntaxError], Optional[ast.AST]]:
     """CPython's own parser first: ten times cheaper than LibCST, so every file gets a syntax
     check (TL001) even when no rule's trigger word is in it, and the tree's size and depth decide
     whether LibCST may parse it (TL003). Returns (the file's findings when nothing more is to be
     done, else None; CPython's syntax error when LibCST, which knows newer syntax than the
-    running Python, must decide)."""
+    running Python, must decide; CPython's tree of the file when it parsed)."""
     codes = {r.code for r in rules}
     if len(text) > MAX_SOURCE_CHARS:
         megabytes = len(text) / 1_000_000
         return _too_complex(codes, f"file not checked: {megabytes:.1f} MB is more than the "
-                                   f"{MAX_SOURCE_CHARS // 1_000_000} MB torchlint checks"), None
+                                   f"{MAX_SOURCE_CHARS // 1_000_000} MB torchlint checks"), None, None
     try:
         tree = compile(text, "<file>", "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
     except SyntaxError as error:
         if any(limit in str(error.msg) for limit in _PARSER_LIMITS):
             found = [python_syntax_error_finding(text, error)] if SYNTAX_ERROR_CODE in codes else []
-            return found, None
-        return None, error
+            return found, None, None
+        return None, error, None
     except ValueError as error:  # null bytes, on older Pythons: no Python runs such a file
         found = [python_syntax_error_finding(text, SyntaxError(str(error)))] if SYNTAX_ERROR_CODE in codes else []
-        return found, None
+        return found, None, None
     except (RecursionError, MemoryError):
-        return _too_complex(codes, "file not checked: nested more than CPython's parser allows"), None
+        return _too_complex(codes, "file not checked: nested more than CPython's parser allows"), None, None
     if analyse and _depth_exceeds(tree, MAX_DEPTH):
-        return _too_complex(codes, f"file not checked: its syntax tree is more than {MAX_DEPTH} levels deep"), None
-    return None, None
+        return _too_complex(codes, f"file not checked: its syntax tree is more than {MAX_DEPTH} levels deep"), None, None
+    return None, None, tree
 
 
 def _too_complex(codes: Set[str], message: str) -> List[Finding]:
@@ -146,6 +146,32 @@ def triggered_rules(text: str, rules: Sequence[Type[Rule]], options: Optional[Li
     return triggered(rules, text, MAGIC_TIMED if options is not None and options.magic_timed else ())
 
 
+def able_to_fire(rules: Sequence[Type[Rule]], tree: ast.AST, context: Optional[ImportContext] = None
+                 ) -> List[Type[Rule]]:
+    """The rules that can fire given what the file names (CPython's `tree` of it, read by
+    analysis/references.py); computed only when a rule asks."""
+    if not any(rule.reads_references() for rule in rules):
+        return list(rules)
+    from torchlint.analysis.references import references
+
+    found = references(tree, context.absolute if context is not None else None)
+    return [rule for rule in rules if rule.could_fire(found)]
+
+
+def rules_to_run(text: str, rules: Sequence[Type[Rule]], options: Optional[LintOptions] = None,
+                 context: Optional[ImportContext] = None) -> List[Type[Rule]]:
+    """The rules that run on `text`, as `lint_text` chooses them: LibCST parses the file only
+    when this is not empty (or CPython's parser refused it)."""
+    active = triggered_rules(text, rules, options)
+    if not active:
+        return []
+    try:
+        tree = compile(text, "<file>", "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return active
+    return able_to_fire(active, tree, context)
+
+
 def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Module] = None,
               apply_noqa: bool = True, options: Optional[LintOptions] = None,
               context: Optional[ImportContext] = None) -> LintResult:
@@ -156,9 +182,11 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
     active = triggered_rules(text, rules, options)
     python_error: Optional[SyntaxError] = None
     if module is None:
-        early, python_error = precheck(text, rules, bool(active))
+        early, python_error, tree = precheck(text, rules, bool(active))
         if early is not None:
             return LintResult(early)
+        if tree is not None:
+            active = able_to_fire(active, tree, context)
         if not active and python_error is None:
             return LintResult([])
         try:

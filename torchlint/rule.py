@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import libcst as cst
 
     from torchlint.analysis import ModuleAnalysis
+    from torchlint.analysis.references import References
 # LibCST is imported only where a rule runs: findings and metadata are read from the result cache
 # without it (a run the cache answers never imports LibCST).
 
@@ -86,6 +87,17 @@ class Rule:
         self.analysis = analysis
         self.options = LintOptions()  # the engine sets the run's options after construction
         self.findings: List[Finding] = []
+
+    @classmethod
+    def could_fire(cls, references: "References") -> bool:
+        """False when what the file names (analysis/references.py: qualified names, call keywords,
+        attributes, read before LibCST parses it) shows this rule cannot fire there. Rules that fire
+        only on named API override it; a file no rule can fire in is never parsed by LibCST."""
+        return True
+
+    @classmethod
+    def reads_references(cls) -> bool:
+        return cls.could_fire.__func__ is not Rule.could_fire.__func__  # type: ignore[attr-defined]
 
     @classmethod
     def applies_to(cls, target_torch: Tuple[int, ...]) -> bool:

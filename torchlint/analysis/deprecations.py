@@ -8,7 +8,7 @@ import os
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, FrozenSet, List, Optional, Tuple
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -74,6 +74,7 @@ class DeprecationTable:
                 self._names[entry.name] = entry
             else:
                 self._keywords.append(entry)
+        self._keyword_names = frozenset(entry.keyword for entry in self._keywords if entry.keyword)
 
     def for_name(self, qualified: Optional[str]) -> Optional[Deprecation]:
         return self._names.get(qualified) if qualified else None
@@ -85,6 +86,10 @@ class DeprecationTable:
             if entry.keyword == keyword and fnmatch.fnmatchcase(qualified, entry.name):
                 return entry
         return None
+
+    def keywords(self) -> FrozenSet[str]:
+        """Every keyword the table has an entry for."""
+        return self._keyword_names
 
     def keyword_entries(self, keyword: str) -> List[Deprecation]:
         return [entry for entry in self._keywords if entry.keyword == keyword]

@@ -29,6 +29,17 @@ class _DeprecationTracker(Rule):
     triggers = _TRIGGERS
     reports_removed: bool = False
 
+    @classmethod
+    def could_fire(cls, references) -> bool:
+        """Only where the file names a table entry, passes a keyword the table lists to a named
+        callable, or calls `.byte()` (a mask)."""
+        table = deprecations()
+        if "byte" in references.attributes or any(table.for_name(name) for name in references.names):
+            return True
+        listed = table.keywords()
+        return any(keyword in listed and table.for_keyword(callee, keyword)
+                   for callee, keywords in references.calls for keyword in keywords)
+
     def __init__(self, analysis) -> None:
         super().__init__(analysis)
         self._seen: Set[int] = set()

@@ -68,6 +68,18 @@ class MisspelledKeyword(Rule):
     level = "error"
     triggers = ("import torch", "require_grad")  # a torch callable, or `x.require_grad = ...`
 
+    @classmethod
+    def could_fire(cls, references) -> bool:
+        """Only where `.require_grad` is written or a torch callable gets a keyword it does not take."""
+        if "require_grad" in references.attributes:
+            return True
+        api = torch_api()
+        for callee, keywords in references.calls:
+            accepted = api.keywords(callee)
+            if accepted is not None and not keywords <= accepted:
+                return True
+        return False
+
     def __init__(self, analysis) -> None:
         super().__init__(analysis)
         self._assignments: List[cst.Attribute] = []
