@@ -11,8 +11,8 @@ process (its own, not its workers'). The tools:
   - torchlint warm: the same with a filled cache (nothing changed);
   - TorchFix `torchfix --select ALL` and Ruff `ruff check --select ALL --no-cache`, from `--tools`
     (a folder with their executables, such as a separate venv's bin: they are not dependencies);
-  - LibCST parse-only: `python -c "import libcst"` plus parsing the files torchlint parses (those
-    where a rule's trigger is present; for a one-file corpus, that file whatever its triggers);
+  - LibCST parse-only: `python -c "import libcst"` plus parsing what torchlint parses, recorded
+    from one run of it (the files where a rule can fire and the project modules it summarises);
   - `torchlint --version` (start-up).
 Notebooks and Markdown files are checked as documents by torchlint; TorchFix, Ruff and the parse
 get each linted block as a .py file. Not a test: the numbers depend on the machine and its load,
@@ -33,8 +33,6 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from torchlint.documents import PYTHON, document_kind, load_document
-from torchlint.engine import triggered_rules
-from torchlint.rule import all_rules
 from torchlint.sources import DEFAULT_EXCLUDES, SourceError, iter_python_files, read_source
 
 TORCH_SUBSET = ("nn", "optim", "utils/data", "distributed")
@@ -130,8 +128,24 @@ def tool(name: str, folder: Optional[str]) -> str:
     return shutil.which(name) or ""
 
 
+# Run torchlint once, in one process, and write every text it gives LibCST's parser to a folder:
+# the files it lints and the modules the project model summarises, as many times as it parses them.
+RECORD = ("import os, sys, libcst\n"
+          "sys.path.insert(0, sys.argv[1])\n"
+          "out, parse, count = sys.argv[2], libcst.parse_module, [0]\n"
+          "def recording(source, *args, **kwargs):\n"
+          "    count[0] += 1\n"
+          "    with open(os.path.join(out, f'{count[0]}.py'), 'w', encoding='utf-8') as handle:\n"
+          "        handle.write(source if isinstance(source, str) else source.decode('utf-8', 'replace'))\n"
+          "    return parse(source, *args, **kwargs)\n"
+          "libcst.parse_module = recording\n"
+          "from torchlint.cli import main\n"
+          "main(['check', '--no-cache', '--jobs', '1', '--exit-zero', '--output-format', 'json', '.'])\n")
+
+
 def prepare(label: str, path: str, work: str) -> Tuple[str, str, List[str], List[str]]:
-    """(folder torchlint checks, folder of .py blocks for the other tools, all texts, parsed files)."""
+    """(folder torchlint checks, folder of .py blocks for the other tools, all texts, the texts
+    torchlint parses with LibCST, as files: recorded from a run, not guessed)."""
     root = os.path.join(work, label)
     corpus, blocks, parsed_dir = (os.path.join(root, name) for name in ("corpus", "blocks", "parsed"))
     if os.path.isfile(path):
@@ -139,15 +153,12 @@ def prepare(label: str, path: str, work: str) -> Tuple[str, str, List[str], List
         shutil.copyfile(path, os.path.join(root, "single", os.path.basename(path)))
         path = os.path.join(root, "single")
     texts = copy_corpus(path, corpus, blocks)
-    rules = all_rules()
-    parsed = []
-    for number, text in enumerate(texts):
-        if len(texts) == 1 or triggered_rules(text, rules):
-            out = os.path.join(parsed_dir, f"{number}.py")
-            os.makedirs(parsed_dir, exist_ok=True)
-            with open(out, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            parsed.append(out)
+    os.makedirs(parsed_dir, exist_ok=True)
+    torchlint_command(work)  # makes the frozen copy
+    subprocess.run([sys.executable, "-I", "-c", RECORD, os.path.join(work, "frozen"), parsed_dir], cwd=corpus,
+                   stdout=subprocess.DEVNULL, check=True)
+    parsed = sorted((os.path.join(parsed_dir, name) for name in os.listdir(parsed_dir)),
+                    key=lambda name: int(os.path.basename(name)[:-3]))
     return corpus, blocks, texts, parsed
 
 
@@ -177,7 +188,7 @@ def bench(label: str, path: str, work: str, runs: int, tools: Optional[str], ski
             order.reverse()  # alternate: no tool always runs right after the same one
         for name in order:
             times[name].append(run_once(*commands[name]))
-    print(f"\n## {label}: {len(texts)} files, {lines:,} lines; torchlint parses {len(parsed)} of them; {runs} runs")
+    print(f"\n## {label}: {len(texts)} files, {lines:,} lines; LibCST parses in a torchlint run: {len(parsed)}; {runs} runs")
     print(f"{'tool':<30} {'median s':>9} {'min-max s':>13} {'peak MB':>8}")
     results = {}
     for name, samples in times.items():

@@ -1,4 +1,4 @@
-"""Positions from the top-level statements that hold the nodes equal the whole module's code
+"""Positions from the innermost statements that hold the nodes equal the whole module's code
 generation, node for node, on our fixtures and projects and on a sample of torch's own files."""
 
 from __future__ import annotations
@@ -61,14 +61,33 @@ def test_statement_positions_equal_the_whole_module_generation(path: Path):
         nodes = _nodes(statement)
         alone = statement_positions(module, nodes, text)
         assert alone is not None and all(alone[node] == whole[node] for node in nodes)
+    # Nodes deep in a body: only their own statement is generated, indented as the blocks around it.
+    for inner in _inner_statements(module)[::7]:
+        nodes = _nodes(inner)
+        alone = statement_positions(module, nodes, text)
+        assert alone is not None and all(alone[node] == whole[node] for node in nodes)
+
+
+def _inner_statements(module: cst.Module) -> List[cst.CSTNode]:
+    """Statements inside the indented bodies of compound statements, at every depth."""
+    found: List[cst.CSTNode] = []
+    stack: List[cst.CSTNode] = list(module.body)
+    while stack:
+        statement = stack.pop()
+        body = getattr(statement, "body", None)
+        if isinstance(body, cst.IndentedBlock):
+            found.extend(body.body)
+            stack.extend(body.body)
+    return found
 
 
 def test_leading_comments_decorators_and_joined_statements():
     text = ("# header\n\nimport torch\n\n\n# about f\n@dec\n\n# between\n@other(\n    1)\ndef f():\n    x = 1\n"
-            "    # footer of f\n\na = 1; b = torch.load(p)\nclass C:\n    pass\n    # end\n# trailing\n")
+            "    # footer of f\n\na = 1; b = torch.load(p)\nclass C:\n    pass\n    # end\n# trailing\n"
+            "def g():\n\tif x:\n\t\t# why\n\n\t\ty = 1; z = 2\n\t\t@d\n\t\tdef h(): pass\n\twhile y:\n\t\tz()\n")
     module = parse_source(text)
     whole = module_positions(module)
-    for statement in module.body:
+    for statement in list(module.body) + _inner_statements(module):
         nodes = _nodes(statement)
         alone = statement_positions(module, nodes, text)
         assert alone is not None and all(alone[node] == whole[node] for node in nodes)
@@ -83,5 +102,5 @@ def _located(text: str):
 def test_findings_and_fix_edits_are_where_the_whole_module_puts_them(path: Path, monkeypatch):
     text = path.read_text(encoding="utf-8")
     located = _located(text)
-    monkeypatch.setattr(engine, "positions", lambda module, nodes, text=None: module_positions(module))
+    monkeypatch.setattr(engine, "positions", lambda module, nodes, text=None, tree=None: module_positions(module))
     assert located == _located(text)

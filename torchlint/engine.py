@@ -31,6 +31,7 @@ MAX_DEPTH = 1000  # syntax-tree depth; LibCST's parse time grows faster than lin
 # CPython's verdicts that no newer syntax can overturn (LibCST would parse the file anyway).
 _PARSER_LIMITS = ("too many nested parentheses", "too complex", "too many statically nested blocks",
                   "null bytes")
+TOO_DEEP = f"file not checked: its syntax tree is more than {MAX_DEPTH} levels deep"
 MAX_FIX_ROUNDS = 10
 MAGIC_TIMED = ("%time",)  # evidence for TL401 that is not in the code: a timing magic of a notebook
 
@@ -76,11 +77,11 @@ def _walk(module: cst.Module, visit: Dict[str, List[Callable]], leave: Dict[str,
         stack.extend(reversed(child_nodes(node)))  # type: ignore[arg-type]
 
 
-def precheck(text: str, rules: Sequence[Type[Rule]], analyse: bool
+def precheck(text: str, rules: Sequence[Type[Rule]]
              ) -> Tuple[Optional[List[Finding]], Optional[SyntaxError], Optional[ast.AST]]:
     """CPython's own parser first: ten times cheaper than LibCST, so every file gets a syntax
-    check (TL001) even when no rule's trigger word is in it, and the tree's size and depth decide
-    whether LibCST may parse it (TL003). Returns (the file's findings when nothing more is to be
+    check (TL001) even when no rule's trigger word is in it, and the file's size decides whether
+    LibCST may parse it (TL003; its depth is measured by `able_to_fire`). Returns (the file's findings when nothing more is to be
     done, else None; CPython's syntax error when LibCST, which knows newer syntax than the
     running Python, must decide; CPython's tree of the file when it parsed)."""
     codes = {r.code for r in rules}
@@ -100,8 +101,6 @@ def precheck(text: str, rules: Sequence[Type[Rule]], analyse: bool
         return found, None, None
     except (RecursionError, MemoryError):
         return _too_complex(codes, "file not checked: nested more than CPython's parser allows"), None, None
-    if analyse and _depth_exceeds(tree, MAX_DEPTH):
-        return _too_complex(codes, f"file not checked: its syntax tree is more than {MAX_DEPTH} levels deep"), None, None
     return None, None, tree
 
 
@@ -147,14 +146,17 @@ def triggered_rules(text: str, rules: Sequence[Type[Rule]], options: Optional[Li
 
 
 def able_to_fire(rules: Sequence[Type[Rule]], tree: ast.AST, context: Optional[ImportContext] = None
-                 ) -> List[Type[Rule]]:
+                 ) -> Optional[List[Type[Rule]]]:
     """The rules that can fire given what the file names (CPython's `tree` of it, read by
-    analysis/references.py); computed only when a rule asks."""
+    analysis/references.py, computed only when a rule asks); None when the walk finds the tree
+    deeper than MAX_DEPTH (then the file is not parsed: TL003)."""
     if not any(rule.reads_references() for rule in rules):
-        return list(rules)
+        return list(rules) if not _depth_exceeds(tree, MAX_DEPTH) else None
     from torchlint.analysis.references import references
 
     found = references(tree, context.absolute if context is not None else None)
+    if found.depth > MAX_DEPTH:
+        return None
     return [rule for rule in rules if rule.could_fire(found)]
 
 
@@ -169,7 +171,7 @@ def rules_to_run(text: str, rules: Sequence[Type[Rule]], options: Optional[LintO
         tree = compile(text, "<file>", "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return active
-    return able_to_fire(active, tree, context)
+    return able_to_fire(active, tree, context) or []
 
 
 def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Module] = None,
@@ -181,12 +183,16 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
     `apply_noqa=False` leaves `# noqa` to the caller (flake8 handles it itself)."""
     active = triggered_rules(text, rules, options)
     python_error: Optional[SyntaxError] = None
+    tree: Optional[ast.AST] = None
     if module is None:
-        early, python_error, tree = precheck(text, rules, bool(active))
+        early, python_error, tree = precheck(text, rules)
         if early is not None:
             return LintResult(early)
-        if tree is not None:
-            active = able_to_fire(active, tree, context)
+        if tree is not None and active:
+            able = able_to_fire(active, tree, context)
+            if able is None:
+                return LintResult(_too_complex({r.code for r in rules}, TOO_DEEP))
+            active = able
         if not active and python_error is None:
             return LintResult([])
         try:
@@ -210,7 +216,7 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
         findings.extend(instance.findings)
     if not findings:
         return LintResult([], module)
-    _locate(module, findings, text)
+    _locate(module, findings, text, tree)
     lines = text.splitlines()
     kept = [f for f in findings if not (apply_noqa and _suppressed(f, lines))]
     kept.sort(key=lambda f: (f.line, f.column, f.code))
@@ -265,12 +271,13 @@ def _positions(module: cst.Module):
     return module_positions(module)
 
 
-def _locate(module: cst.Module, findings: List[Finding], text: Optional[str] = None) -> None:
+def _locate(module: cst.Module, findings: List[Finding], text: Optional[str] = None,
+            tree: Optional[ast.AST] = None) -> None:
     """Positions of the findings and of their fixes' edits, from the top-level statements that
     hold them (torchlint/positions.py; the whole module when `text` is not given)."""
     nodes = [f.node for f in findings if f.node is not None]
     nodes += [e.old for f in findings if f.fix is not None for e in f.fix.edits]
-    where_is = positions(module, nodes, text)
+    where_is = positions(module, nodes, text, tree)
     for finding in findings:
         where = where_is[finding.node]  # type: ignore[index]  # rules always report a node
         finding.line, finding.column = where.start.line, where.start.column + 1

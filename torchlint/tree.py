@@ -38,15 +38,33 @@ def child_fields(node_type: type) -> Tuple[str, ...]:
     return fields
 
 
+_NODE, _SEQUENCE, _OTHER = 1, 2, 3  # all true: `kinds.get(t) or ...` computes a miss only
+# What a field value's type is. `isinstance(value, cst.CSTNode)` is an ABC check (slow, and the
+# walk makes millions); a dict by concrete type answers the same question once per type.
+_VALUE_KINDS: Dict[type, int] = {}
+
+
+def _value_kind(kind: type) -> int:
+    found = _VALUE_KINDS.get(kind)
+    if found is None:
+        found = _NODE if issubclass(kind, cst.CSTNode) else _SEQUENCE if issubclass(kind, (list, tuple)) else _OTHER
+        _VALUE_KINDS[kind] = found
+    return found
+
+
 def child_nodes(node: cst.CSTNode) -> List[cst.CSTNode]:
     """The syntax children of a node in source order, tokens and whitespace left out."""
     children: List[cst.CSTNode] = []
+    kinds = _VALUE_KINDS
     for name in child_fields(type(node)):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
+        kind = kinds.get(type(value)) or _value_kind(type(value))
+        if kind == _NODE:
             children.append(value)
-        elif isinstance(value, (list, tuple)):
-            children.extend(item for item in value if isinstance(item, cst.CSTNode))
+        elif kind == _SEQUENCE:
+            for item in value:
+                if (kinds.get(type(item)) or _value_kind(type(item))) == _NODE:
+                    children.append(item)
     return children
 
 

@@ -48,6 +48,7 @@ class ModuleAnalysis:
         self._statements: List[StatementInfo] = [StatementInfo(0, (), root, ())]
         self._shadowed: List[Set[str]] = []
         self._qualified: Dict[Tuple[int, int, int], Tuple[cst.CSTNode, Optional[str]]] = {}
+        self._grad: Dict[int, Tuple[StatementInfo, Optional[bool]]] = {}
         from torchlint.analysis.devices import DeviceFacts  # local: they import this module's types
         from torchlint.analysis.tensors import TensorFacts
         from torchlint.analysis.values import ValueFacts
@@ -227,9 +228,16 @@ class ModuleAnalysis:
 
     def grad_enabled(self, where: Optional[Where] = None) -> Optional[bool]:
         """False where autograd surely does not record (no_grad, inference_mode, ...)."""
-        from torchlint.analysis.grad_mode import grad_enabled_at
+        from torchlint.analysis.grad_mode import asking_callers, grad_enabled_at
 
-        return grad_enabled_at(self, where or self.where())
+        where = where or self.where()
+        known = self._grad.get(id(where[1]))  # the answer depends on the statement only
+        if known is not None and known[0] is where[1]:
+            return known[1]
+        answer = grad_enabled_at(self, where)
+        if not asking_callers():  # an answer cut short by a recursion guard is not kept
+            self._grad[id(where[1])] = (where[1], answer)
+        return answer
 
     def binding_where(self, binding: Binding) -> Where:
         return binding.stmt.scope, binding.stmt

@@ -71,7 +71,7 @@ def _mode_at_every_call(analysis: "ModuleAnalysis", function: cst.FunctionDef, o
     calls, references = analysis.values.usage.call_sites(name)
     if not calls or references:
         return None
-    if analysis.context is None or analysis.context.mentioned_elsewhere(name):
+    if analysis.context is None:
         return None
     _ASKING.add(id(function))
     try:
@@ -81,10 +81,16 @@ def _mode_at_every_call(analysis: "ModuleAnalysis", function: cst.FunctionDef, o
                 return None
     finally:
         _ASKING.discard(id(function))
-    return False
+    # Last, as the dearest question: it searches the project's files.
+    return None if analysis.context.mentioned_elsewhere(name) else False
 
 
 _ASKING: set = set()  # functions whose callers are being asked: recursion adds no evidence
+
+
+def asking_callers() -> bool:
+    """True while a helper's call sites are being asked (answers then may be cut short)."""
+    return bool(_ASKING)
 
 
 def _literal_bool(expr: cst.BaseExpression) -> Optional[bool]:

@@ -223,6 +223,7 @@ class ImportContext:
     package: str = ""
     folders: List[str] = field(default_factory=list)
     consumed: Dict[str, str] = field(default_factory=dict)  # path -> digest of modules read
+    _elsewhere: Dict[str, bool] = field(default_factory=dict)  # name -> mentioned_elsewhere(name)
 
     @classmethod
     def create(cls, project: Project, path: str) -> "ImportContext":
@@ -291,6 +292,12 @@ class ImportContext:
     def mentioned_elsewhere(self, name: str) -> bool:
         """May another file of the project use this file's `name` (so this file does not show
         every call)? Yes when another file names it and imports this module."""
+        known = self._elsewhere.get(name)
+        if known is None:
+            known = self._elsewhere[name] = self._mentioned_elsewhere(name)
+        return known
+
+    def _mentioned_elsewhere(self, name: str) -> bool:
         mentions = self.project.mentioned_in(name)
         if mentions is None or self.path not in mentions:
             return True  # the file is outside the searched tree, or the project is too large

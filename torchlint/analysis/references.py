@@ -32,6 +32,7 @@ class References:
     names: FrozenSet[str]
     calls: Tuple[Tuple[str, FrozenSet[str]], ...]
     attributes: FrozenSet[str]
+    depth: int = 0  # of the tree (the module is 1): the engine's TL003 limit, measured on the way
 
 
 def references(tree: ast.AST, relative: Optional[RelativeResolver] = None) -> References:
@@ -43,12 +44,15 @@ def references(tree: ast.AST, relative: Optional[RelativeResolver] = None) -> Re
     chains: List[Tuple[str, str]] = []  # (root Name id, ".a.b" attribute path) of each Attribute
     calls: List[Tuple[ast.expr, FrozenSet[str]]] = []
     attributes: Set[str] = set()
-    stack: List[ast.AST] = [tree]
-    pop, push, extend = stack.pop, stack.append, stack.extend
+    stack: List[Tuple[ast.AST, int]] = [(tree, 1)]
+    pop, push = stack.pop, stack.append
     Name, Attribute, Call, Import, ImportFrom = ast.Name, ast.Attribute, ast.Call, ast.Import, ast.ImportFrom
     AST = ast.AST
+    deepest = 0
     while stack:
-        node = pop()
+        node, depth = pop()
+        if depth > deepest:
+            deepest = depth
         kind = type(node)
         if kind is Name:
             names.append(node.id)  # type: ignore[attr-defined]
@@ -80,12 +84,15 @@ def references(tree: ast.AST, relative: Optional[RelativeResolver] = None) -> Re
                     else:
                         imports.setdefault(alias.asname or alias.name, set()).add(f"{base}.{alias.name}")
             continue
-        for field in getattr(kind, "_fields", ()):  # (lists may hold strings and None: no fields)
+        depth += 1
+        for field in getattr(kind, "_fields", ()):
             value = getattr(node, field, None)
             if type(value) is list:
-                extend(value)
+                for item in value:
+                    if isinstance(item, AST):  # (lists may hold strings and None)
+                        push((item, depth))
             elif isinstance(value, AST):
-                push(value)
+                push((value, depth))
     found: Set[str] = set(modules)
     for bound in imports.values():
         found.update(bound)
@@ -97,7 +104,8 @@ def references(tree: ast.AST, relative: Optional[RelativeResolver] = None) -> Re
         found.update(f"{star}.{name}" for name in free)
     call_names = tuple((name, keywords) for func, keywords in calls for name in _callee(func, imports, stars, free))
     canonical_names = frozenset(canonical(name) for name in found)
-    return References(canonical_names, tuple((canonical(n), k) for n, k in call_names), frozenset(attributes))
+    return References(canonical_names, tuple((canonical(n), k) for n, k in call_names), frozenset(attributes),
+                      deepest)
 
 
 def _chain(node: ast.Attribute) -> Optional[Tuple[str, str]]:
