@@ -113,7 +113,7 @@ class _Placer:
             if block is not None and not _found([c for c in child_nodes(statement) if c is not block], found) \
                     and id(statement) not in found:
                 indent = block.indent if block.indent is not None else self.module.default_indent
-                if not self.place(block.body, node.body, indents + [indent], found):
+                if not self.place(block.body, node.body, indents + [indent], found):  # type: ignore[attr-defined]
                     return False
             elif not self.generate(statement, line, indents):
                 return False
