@@ -118,6 +118,9 @@ def torchlint_command(work: str) -> List[str]:
 
         shutil.copytree(os.path.dirname(torchlint.__file__), os.path.join(frozen, "torchlint"),
                         ignore=shutil.ignore_patterns("__pycache__"))
+        import compileall  # as `pip install` does: with PYTHONDONTWRITEBYTECODE set, every run would compile
+
+        compileall.compile_dir(frozen, quiet=1)
     launch = f"import sys; sys.path.insert(0, {frozen!r}); from torchlint.cli import main; sys.exit(main())"
     return [sys.executable, "-I", "-c", launch]
 

@@ -242,7 +242,7 @@ def run(paths: Iterable[str], settings, options: RunOptions, jobs: int) -> Itera
 # The cyclic garbage collector's first generation, in allocations. Parsing allocates millions of
 # objects that reference counting frees (syntax trees hold no cycles); at Python's default of 700
 # the collector runs thousands of times per file for nothing: 8% of a cold run of torch's sources.
-GC_ALLOCATIONS = 20_000
+GC_ALLOCATIONS = 50_000
 
 
 def _collect_garbage_less_often() -> None:

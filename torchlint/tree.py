@@ -7,7 +7,7 @@ costs as much as parsing; the engine's traversal and every walk of the analysis 
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, FrozenSet, Iterator, List, Tuple
 
 import libcst as cst
 
@@ -67,6 +67,17 @@ def child_nodes(node: cst.CSTNode) -> List[cst.CSTNode]:
                     children.append(item)
     return children
 
+
+
+def node_types(*bases: type) -> FrozenSet[type]:
+    """Every LibCST node class that is one of `bases` or derives from one: `type(node) in
+    node_types(cst.BaseSuite)` answers `isinstance(node, cst.BaseSuite)` without the ABC check
+    (LibCST's classes are abstract base classes; a walk asks millions of times)."""
+    found = set()
+    for value in vars(cst).values():
+        if isinstance(value, type) and issubclass(value, cst.CSTNode) and issubclass(value, bases):
+            found.add(value)
+    return frozenset(found)
 
 
 def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:

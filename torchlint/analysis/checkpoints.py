@@ -20,7 +20,7 @@ import libcst as cst
 
 from torchlint.analysis.kinds import ValueKind
 from torchlint.syntax import argument_value, is_name, is_self_attribute, target_names
-from torchlint.tree import child_nodes
+from torchlint.tree import child_nodes, node_types
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
@@ -387,21 +387,22 @@ _TENSOR_ATTRIBUTES = frozenset(
     "shape dtype device data grad T mT H mH requires_grad is_cuda is_leaf ndim real imag layout names "
     "grad_fn is_sparse is_quantized is_meta itemsize nbytes _metadata".split()
 )
-_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
+_COMPREHENSIONS = frozenset({cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp})
+_BODIES = node_types(cst.BaseSuite, cst.Else, cst.Finally)  # bodies are statements of their own
+_HEADERS_END = node_types(cst.BaseCompoundStatement, cst.Lambda)
 
 
 def _expressions(node: cst.CSTNode, where: "Where", comprehension: Dict[str, cst.BaseExpression],
                  found: List[Tuple[cst.CSTNode, "Where", Dict[str, cst.BaseExpression]]], top: bool = False) -> None:
     """The expression nodes of one statement (its header only, for compound statements: the
     bodies are statements of their own), with the comprehension variables in force."""
-    if not top and isinstance(node, (cst.BaseSuite, cst.BaseCompoundStatement, cst.Else, cst.Finally, cst.Lambda)):
-        return
-    if isinstance(node, (cst.BaseSuite, cst.Else, cst.Finally)):
+    kind = type(node)  # exact types: LibCST's ABC isinstance checks are slow in a walk
+    if kind in _BODIES or (not top and kind in _HEADERS_END):
         return
     found.append((node, where, comprehension))
-    if isinstance(node, _COMPREHENSIONS):
+    if kind in _COMPREHENSIONS:
         inner = dict(comprehension)
-        for_in: Optional[cst.CompFor] = node.for_in
+        for_in: Optional[cst.CompFor] = node.for_in  # type: ignore[attr-defined]
         while for_in is not None:
             for name in _names_in(for_in.target):
                 inner[name.value] = for_in.iter

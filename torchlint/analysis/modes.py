@@ -911,10 +911,11 @@ def _calls(statement: cst.CSTNode) -> Iterator[cst.Call]:
     stack = list(statement_expressions(statement))
     while stack:
         node = stack.pop()
-        if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
+        kind = type(node)
+        if kind is cst.Lambda or kind is cst.FunctionDef or kind is cst.ClassDef:
             continue
-        if isinstance(node, cst.Call):
-            yield node
+        if kind is cst.Call:
+            yield node  # type: ignore[misc]
         stack.extend(_children(node))
 
 

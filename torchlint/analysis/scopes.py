@@ -186,20 +186,21 @@ class ScopeIndex:
                 self._walk_body(case.body, scope, blocks + ((id(stmt), f"case{index}"),), loops)
 
     def _bind_small(self, small, scope: Scope, info: StatementInfo) -> None:
-        if isinstance(small, cst.Assign):
+        kind = type(small)  # exact types: LibCST's ABC isinstance checks are slow here
+        if kind is cst.Assign:
             if isinstance(small.value, cst.Yield):
                 scope.is_generator = True
             for target in small.targets:
                 self._bind_self_attribute(target.target, small.value, scope, info)
                 self._bind_target(target.target, small.value, "assign", scope, info)
-        elif isinstance(small, cst.AnnAssign):
+        elif kind is cst.AnnAssign:
             if isinstance(small.target, cst.Name):
                 scope.add(Binding(small.target.value, "annassign", info, value=small.value,
                                   annotation=small.annotation.annotation))
-        elif isinstance(small, cst.AugAssign):
+        elif kind is cst.AugAssign:
             if isinstance(small.target, cst.Name):
                 scope.add(Binding(small.target.value, "augassign", info, value=None, node=small))
-        elif isinstance(small, cst.Import):
+        elif kind is cst.Import:
             for alias in small.names:
                 dotted = (dotted_name(alias.name) or "")
                 if alias.asname is not None:
@@ -208,7 +209,7 @@ class ScopeIndex:
                 else:
                     top = dotted.split(".")[0]
                     scope.add(Binding(top, "import", info, qualified=top))
-        elif isinstance(small, cst.ImportFrom):
+        elif kind is cst.ImportFrom:
             module = dotted_name(small.module) if small.module is not None else None
             if small.relative:
                 base = self._relative(len(small.relative), module) if self._relative else None
@@ -223,14 +224,14 @@ class ScopeIndex:
                 local = alias.asname.name.value if alias.asname is not None else name  # type: ignore[union-attr]
                 qualified = f"{base}.{name}" if base else None
                 scope.add(Binding(local, "import" if qualified else "unknown", info, qualified=qualified))
-        elif isinstance(small, cst.Return):
+        elif kind is cst.Return:
             scope.returns.append((small.value, info))
-        elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Yield):
+        elif kind is cst.Expr and isinstance(small.value, cst.Yield):
             scope.is_generator = True
-        elif isinstance(small, (cst.Global, cst.Nonlocal)):
+        elif (kind is cst.Global or kind is cst.Nonlocal):
             for item in small.names:
                 scope.global_names.add(item.name.value)
-        elif isinstance(small, cst.Del):
+        elif kind is cst.Del:
             for name in target_names(small.target):
                 scope.add(Binding(name, "unknown", info))
 

@@ -182,13 +182,14 @@ class TensorFacts:
             stack: List[cst.CSTNode] = [self.analysis.module]
             while stack and not cached:
                 node = stack.pop()
-                if isinstance(node, cst.Assign) and is_name(node.value, "False") and any(
-                    isinstance(t.target, cst.Attribute) and t.target.attr.value == "requires_grad" for t in node.targets
+                kind = type(node)
+                if kind is cst.Assign and is_name(node.value, "False") and any(  # type: ignore[attr-defined]
+                    isinstance(t.target, cst.Attribute) and t.target.attr.value == "requires_grad"
+                    for t in node.targets  # type: ignore[attr-defined]
                 ):
                     cached = True
-                elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
-                        and node.func.attr.value == "requires_grad_":
-                    first = argument_value(node, 0, "requires_grad")
+                elif kind is cst.Call and _calls_method(node, "requires_grad_"):  # type: ignore[arg-type]
+                    first = argument_value(node, 0, "requires_grad")  # type: ignore[arg-type]
                     cached = first is not None and not is_name(first, "True")
                 stack.extend(child_nodes(node))
             self._freezes = cached
@@ -750,3 +751,7 @@ _TENSOR_FUNCTIONS = {
 
 def _is_number(node: cst.CSTNode) -> bool:
     return isinstance(node, (cst.Integer, cst.Float))
+
+
+def _calls_method(call: cst.Call, method: str) -> bool:
+    return isinstance(call.func, cst.Attribute) and call.func.attr.value == method

@@ -30,7 +30,7 @@ import libcst as cst
 
 from torchlint.analysis.devices import METADATA, NONE, SURE, DeviceLevel, is_builtin_call
 from torchlint.syntax import is_self_attribute
-from torchlint.tree import child_nodes
+from torchlint.tree import child_nodes, node_types
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
@@ -61,7 +61,8 @@ _NO_WORK_METHODS = METADATA | frozenset(
     "named_modules children named_children zero_grad register_buffer register_forward_hook "
     "register_forward_pre_hook register_full_backward_hook".split()
 )
-_CONDITIONAL = (cst.IfExp, cst.BooleanOperation, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+_CONDITIONAL = frozenset({cst.IfExp, cst.BooleanOperation, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp})
+_EXPRESSIONS = node_types(cst.BaseExpression)
 _TIMEIT_FUNCTIONS = frozenset({"timeit.timeit", "timeit.repeat"})
 _TIMEIT_METHODS = frozenset({"timeit", "repeat", "autorange"})
 
@@ -228,7 +229,7 @@ class TimingFacts:
             self._test(small.test, where, line)
         else:
             for child in child_nodes(small):
-                if isinstance(child, cst.BaseExpression):
+                if type(child) in _EXPRESSIONS:
                     self._expression(child, where, line)
 
     def _test(self, test: cst.BaseExpression, where: "Where", line: Optional[cst.CSTNode] = None) -> None:
@@ -244,16 +245,17 @@ class TimingFacts:
             if done:
                 self._add(node, where, line, conditional, out=out)
                 continue
-            if isinstance(node, cst.Lambda):
+            kind = type(node)  # exact types: LibCST's ABC isinstance checks are slow in a walk
+            if kind is cst.Lambda:
                 continue  # its body runs later, not where it is written
-            if isinstance(node, cst.Comparison):
-                self._compared.add(id(node.left))
-                self._compared.update(id(target.comparator) for target in node.comparisons)
-            if isinstance(node, (cst.Call, cst.BinaryOperation, cst.FormattedStringExpression)):
+            if kind is cst.Comparison:
+                self._compared.add(id(node.left))  # type: ignore[attr-defined]
+                self._compared.update(id(target.comparator) for target in node.comparisons)  # type: ignore[attr-defined]
+            if kind is cst.Call or kind is cst.BinaryOperation or kind is cst.FormattedStringExpression:
                 stack.append((node, True, conditional))
-                if out is None and isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Subtract):
-                    self._subtractions.append((node, where))
-            inner = conditional or isinstance(node, _CONDITIONAL)
+                if out is None and kind is cst.BinaryOperation and type(node.operator) is cst.Subtract:  # type: ignore[attr-defined]
+                    self._subtractions.append((node, where))  # type: ignore[arg-type]
+            inner = conditional or kind in _CONDITIONAL
             stack.extend((child, False, inner) for child in reversed(child_nodes(node)))
 
     def _add(self, node: cst.CSTNode, where: "Where", line: Optional[cst.CSTNode], conditional: bool,
