@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import pytest
 from types import SimpleNamespace
 
 BAD = "import torch\n\nstate = torch.load('w.pt')\n"
@@ -86,3 +87,28 @@ def test_a_fully_cached_run_imports_neither_libcst_nor_the_rules(tmp_path):
     assert second.returncode == 1, second.stderr
     assert "a.py:3:9: TL502" in second.stdout and "notes.md:3:1: TL502" in second.stdout
     assert "HEAVY []" in second.stdout
+
+
+STARTS_LIGHT = """
+import sys
+from torchlint.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as stop:
+    code = stop.code
+heavy = sorted(m for m in sys.modules if m == "libcst" or m.startswith(("libcst.", "torchlint.checks", "torchlint.engine")))
+print("HEAVY", heavy)
+"""
+
+
+@pytest.mark.parametrize("arguments", [
+    ["--version"], ["rules"], ["explain", "TL301"], ["check", "--no-cache", "empty"],
+    ["check", "--no-cache", "-j", "1", "plain.py"],  # no rule's evidence: never parsed by LibCST
+])
+def test_commands_that_parse_nothing_never_import_libcst(tmp_path, arguments):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "plain.py").write_text("import os\nprint(os.getcwd())  # torch.save(model, p)\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    result = subprocess.run([sys.executable, "-c", STARTS_LIGHT, *arguments], cwd=tmp_path, capture_output=True,
+                            text=True, env=env)
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr

@@ -23,16 +23,10 @@ from torchlint.rule import SAFE, Edit, Finding, Fix, LintOptions, Rule
 from torchlint.tree import child_nodes
 from torchlint.triggers import triggered
 
-SYNTAX_ERROR_CODE = "TL001"
-INTERNAL_ERROR_CODE = "TL002"
-TOO_COMPLEX_CODE = "TL003"
-MAX_SOURCE_CHARS = 2_000_000  # larger files are generated; LibCST needs ~0.5 GB and 6 s per MB
-MAX_DEPTH = 1000  # syntax-tree depth; LibCST's parse time grows faster than linearly with it
-# CPython refusals that are limits of its parser, not mistakes LibCST might accept.
-# CPython's verdicts that no newer syntax can overturn (LibCST would parse the file anyway).
-_PARSER_LIMITS = ("too many nested parentheses", "too complex", "too many statically nested blocks",
-                  "null bytes")
-TOO_DEEP = f"file not checked: its syntax tree is more than {MAX_DEPTH} levels deep"
+from torchlint.syntax_check import (  # noqa: F401  (the engine's names for them)
+    INTERNAL_ERROR_CODE, MAX_DEPTH, MAX_SOURCE_CHARS, SYNTAX_ERROR_CODE, TOO_COMPLEX_CODE, TOO_DEEP,
+    _too_complex, precheck, python_syntax_error_finding,
+)
 MAX_FIX_ROUNDS = 10
 MAGIC_TIMED = ("%time",)  # evidence for TL401 that is not in the code: a timing magic of a notebook
 
@@ -76,37 +70,6 @@ def _walk(module: cst.Module, visit: Dict[str, List[Callable]], leave: Dict[str,
         stack.append(node)
         stack.append(leave_marker)
         stack.extend(reversed(child_nodes(node)))  # type: ignore[arg-type]
-
-
-def precheck(text: str, rules: Sequence[Type[Rule]]
-             ) -> Tuple[Optional[List[Finding]], Optional[SyntaxError], Optional[ast.AST]]:
-    """CPython's own parser first: ten times cheaper than LibCST, so every file gets a syntax
-    check (TL001) even when no rule's trigger word is in it, and the file's size decides whether
-    LibCST may parse it (TL003; its depth is measured by `able_to_fire`). Returns (the file's findings when nothing more is to be
-    done, else None; CPython's syntax error when LibCST, which knows newer syntax than the
-    running Python, must decide; CPython's tree of the file when it parsed)."""
-    codes = {r.code for r in rules}
-    if len(text) > MAX_SOURCE_CHARS:
-        megabytes = len(text) / 1_000_000
-        return _too_complex(codes, f"file not checked: {megabytes:.1f} MB is more than the "
-                                   f"{MAX_SOURCE_CHARS // 1_000_000} MB torchlint checks"), None, None
-    try:
-        tree = compile(text, "<file>", "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
-    except SyntaxError as error:
-        if any(limit in str(error.msg) for limit in _PARSER_LIMITS):
-            found = [python_syntax_error_finding(text, error)] if SYNTAX_ERROR_CODE in codes else []
-            return found, None, None
-        return None, error, None
-    except ValueError as error:  # null bytes, on older Pythons: no Python runs such a file
-        found = [python_syntax_error_finding(text, SyntaxError(str(error)))] if SYNTAX_ERROR_CODE in codes else []
-        return found, None, None
-    except (RecursionError, MemoryError):
-        return _too_complex(codes, "file not checked: nested more than CPython's parser allows"), None, None
-    return None, None, tree
-
-
-def _too_complex(codes: Set[str], message: str) -> List[Finding]:
-    return [Finding(TOO_COMPLEX_CODE, message, None, None, 1, 1, 1, 1)] if TOO_COMPLEX_CODE in codes else []
 
 
 _SHORT = 200  # a node on one line spanning fewer bytes is at most 2 * _SHORT levels deep
@@ -209,7 +172,7 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
     python_error: Optional[SyntaxError] = None
     tree: Optional[ast.AST] = None
     if module is None:
-        early, python_error, tree = precheck(text, rules)
+        early, python_error, tree = precheck(text, {r.code for r in rules})
         if early is not None:
             return LintResult(early)
         if tree is not None and active:
@@ -269,17 +232,6 @@ def syntax_error_finding(error: cst.ParserSyntaxError) -> Finding:
     column = error.raw_column + 1
     return Finding(SYNTAX_ERROR_CODE, f"syntax error: {message}", None, None,
                    error.raw_line, column, error.raw_line, column)
-
-
-def python_syntax_error_finding(text: str, error: SyntaxError) -> Finding:
-    """TL001 where CPython's parser stopped (tokenizer errors included: a NUL byte on line 3 is 3)."""
-    message = str(error.msg or "syntax error").splitlines()[0]
-    line, column = error.lineno, error.offset
-    if line is None and "\0" in text:  # "source code string cannot contain null bytes": no position
-        index = text.index("\0")
-        line, column = text.count("\n", 0, index) + 1, index - text.rfind("\n", 0, index)
-    line, column = max(line or 1, 1), max(column or 1, 1)
-    return Finding(SYNTAX_ERROR_CODE, f"syntax error: {message}", None, None, line, column, line, column)
 
 
 def internal_error_finding(message: str) -> Finding:

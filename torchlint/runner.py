@@ -113,10 +113,16 @@ def _outcome(path: str, text: str, findings: List[Finding], kind: str, skipped: 
 
 def _lint_or_fix(path: str, source: SourceFile, settings: Settings, options: RunOptions,
                  cache: Optional[ResultCache], key: str) -> FileOutcome:
+    kind = document_kind(path, settings.includes)
+    if kind == PYTHON and options.fix_mode == FIX_OFF:
+        unparsed = _found_without_parsing(source.text, settings.codes_for(path))
+        if unparsed is not None:
+            if cache:
+                cache.store(key, unparsed, {})
+            return _outcome(path, source.text, unparsed, kind, [])
     from torchlint.engine import fix_text, lint_text
 
     rules = settings.rules_for(path)
-    kind = document_kind(path, settings.includes)
     if kind != PYTHON:
         return _document(path, source, kind, settings, options, rules, cache, key)
     if options.fix_mode == FIX_OFF:
@@ -192,6 +198,23 @@ def _lines_if(findings, text: str, kind: str = PYTHON) -> Tuple[List[str], Dict[
 
         return [], cell_lines(text)
     return text.splitlines(), {}
+
+
+def _found_without_parsing(text: str, codes: List[str]) -> Optional[List[Finding]]:
+    """The findings of a file where no enabled rule has evidence (torchlint/triggers.py, read from
+    the rules' catalogue): CPython's syntax check only, neither LibCST nor a rule imported. None
+    when the rules must run, or when LibCST must judge syntax newer than this Python."""
+    from torchlint.catalog import by_code
+    from torchlint.syntax_check import precheck
+    from torchlint.triggers import triggered
+
+    infos = by_code()
+    if triggered([infos[code] for code in codes if code in infos], text):
+        return None
+    early, python_error, _ = precheck(text, set(codes))
+    if early is not None:
+        return early
+    return None if python_error is not None else []
 
 
 def _process_batch(tasks) -> List[FileOutcome]:

@@ -74,9 +74,12 @@ def node_types(*bases: type) -> FrozenSet[type]:
     node_types(cst.BaseSuite)` answers `isinstance(node, cst.BaseSuite)` without the ABC check
     (LibCST's classes are abstract base classes; a walk asks millions of times)."""
     found = set()
-    for value in vars(cst).values():
-        if isinstance(value, type) and issubclass(value, cst.CSTNode) and issubclass(value, bases):
-            found.add(value)
+    stack = list(bases)
+    while stack:  # the subclass lists, not `issubclass` (an ABC check per class: slow at import)
+        kind = stack.pop()
+        if kind not in found:
+            found.add(kind)
+            stack.extend(kind.__subclasses__())
     return frozenset(found)
 
 

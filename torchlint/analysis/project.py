@@ -14,6 +14,7 @@ digests go into its result cache entry.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -38,7 +39,12 @@ MAX_SEARCHED_FOLDERS = 2000
 def find_root(path: str) -> str:
     """The nearest folder upward holding a project marker; else the folder above the file's
     top package (or the file's own folder)."""
-    folder = os.path.dirname(os.path.abspath(path))
+    return _folder_root(os.path.dirname(os.path.abspath(path)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _folder_root(folder: str) -> str:
+    """find_root for the files of `folder` (asked once per folder: a run's files share folders)."""
     probe = folder
     while True:
         if any(os.path.exists(os.path.join(probe, marker)) for marker in ROOT_MARKERS):
@@ -47,7 +53,7 @@ def find_root(path: str) -> str:
         if parent == probe:
             break
         probe = parent
-    return module_name(path)[1]
+    return module_name(os.path.join(folder, "__init__.py"))[1]
 
 
 def module_name(path: str) -> Tuple[str, str]:
