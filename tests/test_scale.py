@@ -128,3 +128,32 @@ def test_little_work_starts_no_process(cli, tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "POOL_MIN_BYTES", 0)
     findings(cli, "--jobs", "1", cwd=tmp_path)  # fills the cache
     assert findings(cli, "--jobs", "2", cwd=tmp_path)[1] == [("bad.py", "TL502", 5), ("other.py", "TL502", 5)]
+
+
+def test_memory_stays_flat_in_the_number_of_files(tmp_path):
+    """What one file's lint allocates is freed before the next: the heap after 80 files is the
+    heap after 20, give or take the caches that are bounded by the project (not by the run)."""
+    import gc
+    import tracemalloc
+
+    from torchlint.config import Overrides, SettingsResolver
+
+    sources = [bad.read_text() for bad in sorted((ROOT / "fixtures").glob("*/bad.py"))]
+    for index in range(80):
+        (tmp_path / f"f{index:03}.py").write_text(f"# copy {index}\n" + sources[index % len(sources)])
+    (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\n")
+    paths = sorted(str(p) for p in tmp_path.glob("f*.py"))
+    settings = SettingsResolver(Overrides())
+    options = runner.RunOptions()
+    tracemalloc.start()
+    try:
+        heaps = []
+        for count, outcome in enumerate(runner.run(paths, settings, options, jobs=1), 1):
+            assert outcome.result.findings is not None
+            if count in (20, 80):
+                del outcome
+                gc.collect()
+                heaps.append(tracemalloc.get_traced_memory()[0])
+    finally:
+        tracemalloc.stop()
+    assert heaps[1] - heaps[0] < 300_000, heaps  # under 5 KB per file for 60 more files

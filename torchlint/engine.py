@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import contextlib
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Type
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Type, cast
 
 import libcst as cst
 
@@ -51,25 +51,32 @@ def _walk(module: cst.Module, visit: Dict[str, List[Callable]], leave: Dict[str,
 
     Our own walk instead of `module.visit(visitor)`: LibCST's visit rebuilds every node and
     visits every whitespace token, which costs as much as parsing; this walk reads fields only,
-    skips tokens, and uses an explicit stack (no recursion limit on deep expressions)."""
-    leave_marker = object()
+    skips tokens, and uses an explicit stack (no recursion limit on deep expressions). Handlers
+    are looked up once per node class; a node is revisited after its children only when its
+    class has leave handlers (a tuple on the stack: children are never tuples)."""
+    visit_by_type: Dict[type, Optional[List[Callable]]] = {}
+    leave_by_type: Dict[type, Optional[List[Callable]]] = {}
     stack: List[object] = [module]
+    pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
-        node = stack.pop()
-        if node is leave_marker:
-            done = stack.pop()
-            handlers = leave.get(type(done).__name__)
-            if handlers:
-                for handler in handlers:
-                    handler(done)
+        node = pop()
+        kind = type(node)
+        if kind is tuple:
+            done, leaving = cast(Tuple[cst.CSTNode, List[Callable]], node)
+            for handler in leaving:
+                handler(done)
             continue
-        handlers = visit.get(type(node).__name__)
+        if kind not in visit_by_type:
+            visit_by_type[kind] = visit.get(kind.__name__) or None
+            leave_by_type[kind] = leave.get(kind.__name__) or None
+        handlers = visit_by_type[kind]
         if handlers:
             for handler in handlers:
                 handler(node)
-        stack.append(node)
-        stack.append(leave_marker)
-        stack.extend(reversed(child_nodes(node)))  # type: ignore[arg-type]
+        after = leave_by_type[kind]
+        if after:
+            push((node, after))
+        extend(reversed(child_nodes(node)))  # type: ignore[arg-type]
 
 
 _SHORT = 200  # a node on one line spanning fewer bytes is at most 2 * _SHORT levels deep

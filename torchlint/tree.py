@@ -7,6 +7,7 @@ costs as much as parsing; the engine's traversal and every walk of the analysis 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from typing import Dict, FrozenSet, Iterator, List, Tuple
 
 import libcst as cst
@@ -28,14 +29,23 @@ _FIELDS: Dict[type, Tuple[str, ...]] = {}
 
 
 def child_fields(node_type: type) -> Tuple[str, ...]:
+    """The fields of a node class that can hold syntax nodes, in source order: not its tokens,
+    and not the ones its annotations say hold only text or flags (`Name.value: str`)."""
     fields = _FIELDS.get(node_type)
     if fields is None:
         names = [f.name for f in dataclasses.fields(node_type)
-                 if f.name not in _TOKEN_FIELDS and not f.name.startswith("whitespace")]
+                 if f.name not in _TOKEN_FIELDS and not f.name.startswith("whitespace") and not _plain(f.type)]
         order = _FIELD_ORDER.get(node_type.__name__, ())
         fields = tuple(n for n in order if n in names) + tuple(n for n in names if n not in order)
         _FIELDS[node_type] = fields
     return fields
+
+
+def _plain(annotation: object) -> bool:
+    """An annotation no node can satisfy: str, bool, int, or a Literal of them."""
+    if annotation in (str, bool, int):
+        return True
+    return getattr(annotation, "__origin__", None) is typing.Literal
 
 
 _NODE, _SEQUENCE, _OTHER = 1, 2, 3  # all true: `kinds.get(t) or ...` computes a miss only
