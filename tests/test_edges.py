@@ -263,6 +263,9 @@ def test_deep_stack_runs_work_and_hands_back_its_exception(monkeypatch):
     def refuse(size=0):
         raise ValueError("size not valid")
 
+    first = guard._deep_worker()
+    assert guard.with_deep_stack(lambda: guard._deep_worker()) is first  # one thread, kept
+    monkeypatch.setattr(guard, "_worker", None)
     monkeypatch.setattr(guard.threading, "stack_size", refuse)
     assert guard.with_deep_stack(lambda: "inline") == "inline"  # no big thread: run here
 
