@@ -1,9 +1,12 @@
 """Lint and fix one source text: one parse, one traversal for all rules, fixes to a fixpoint.
 
 Speed decisions (see DESIGN.md "Speed"): every file gets CPython's own parser first (a syntax check
-ten times cheaper than LibCST); a file whose code has no trigger (a name or attribute, see
-torchlint/triggers.py) of any enabled rule is never parsed by LibCST; rules without theirs are not run; positions are computed only
-when a file has findings; the analysis is one statement walk plus bookkeeping in the traversal.
+ten times cheaper than LibCST, torchlint/syntax_check.py); rules run only where the file has their
+evidence, in two tiers: names and attributes in the code (torchlint/triggers.py), then, for the
+API-table rules, the qualified names CPython's tree shows (analysis/references.py); a file where
+no rule can fire is never parsed by LibCST; positions are computed only when a file has findings,
+from the statements that hold them; the analysis is one statement walk plus bookkeeping in the
+traversal.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from torchlint.triggers import triggered
 
 from torchlint.syntax_check import (  # noqa: F401  (the engine's names for them)
     INTERNAL_ERROR_CODE, MAX_DEPTH, MAX_SOURCE_CHARS, SYNTAX_ERROR_CODE, TOO_COMPLEX_CODE, TOO_DEEP,
-    _too_complex, precheck, python_syntax_error_finding,
+    too_complex, precheck, python_syntax_error_finding,
 )
 MAX_FIX_ROUNDS = 10
 MAGIC_TIMED = ("%time",)  # evidence for TL401 that is not in the code: a timing magic of a notebook
@@ -185,7 +188,7 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
         if tree is not None and active:
             able = able_to_fire(active, tree, context)
             if able is None:
-                return LintResult(_too_complex({r.code for r in rules}, TOO_DEEP))
+                return LintResult(too_complex({r.code for r in rules}, TOO_DEEP))
             active = able
         if not active and python_error is None:
             return LintResult([])

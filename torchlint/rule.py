@@ -97,6 +97,7 @@ class Rule:
 
     @classmethod
     def reads_references(cls) -> bool:
+        """Does this rule override `could_fire` (so the engine must read the file's references)?"""
         return cls.could_fire.__func__ is not Rule.could_fire.__func__  # type: ignore[attr-defined]
 
     @classmethod

@@ -32,7 +32,7 @@ def precheck(text: str, codes: Set[str]
     running Python, must decide; CPython's tree of the file when it parsed)."""
     if len(text) > MAX_SOURCE_CHARS:
         megabytes = len(text) / 1_000_000
-        return _too_complex(codes, f"file not checked: {megabytes:.1f} MB is more than the "
+        return too_complex(codes, f"file not checked: {megabytes:.1f} MB is more than the "
                                    f"{MAX_SOURCE_CHARS // 1_000_000} MB torchlint checks"), None, None
     try:
         tree = compile(text, "<file>", "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
@@ -45,11 +45,11 @@ def precheck(text: str, codes: Set[str]
         found = [python_syntax_error_finding(text, SyntaxError(str(error)))] if SYNTAX_ERROR_CODE in codes else []
         return found, None, None
     except (RecursionError, MemoryError):
-        return _too_complex(codes, "file not checked: nested more than CPython's parser allows"), None, None
+        return too_complex(codes, "file not checked: nested more than CPython's parser allows"), None, None
     return None, None, tree
 
 
-def _too_complex(codes: Set[str], message: str) -> List[Finding]:
+def too_complex(codes: Set[str], message: str) -> List[Finding]:
     return [Finding(TOO_COMPLEX_CODE, message, None, None, 1, 1, 1, 1)] if TOO_COMPLEX_CODE in codes else []
 
 
