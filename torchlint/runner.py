@@ -222,6 +222,10 @@ def _process_batch(tasks) -> List[FileOutcome]:
 
 
 BATCH = 8  # files per task sent to a worker: fewer round trips
+# Batches in flight per worker. Outcomes are shown in the order of the paths, so a slow batch (a
+# large file) holds back those after it; with enough in flight the other workers keep going
+# meanwhile (torch corpus, 2 workers: 4.5 s with 2 per worker, 4.1 s with 16).
+AHEAD = 16
 
 
 def run(paths: Iterable[str], settings, options: RunOptions, jobs: int) -> Iterator[FileOutcome]:
@@ -300,7 +304,7 @@ def _pooled(batches: Iterator[list], jobs: int) -> Iterator[FileOutcome]:
                 except concurrent.futures.process.BrokenProcessPool:
                     pool = _replace(pool, jobs)
                     window.append((batch, pool, pool.submit(_process_batch, batch)))
-            while window and (batch is None or len(window) >= 2 * jobs):
+            while window and (batch is None or len(window) >= AHEAD * jobs):
                 held, owner, future = window.popleft()
                 try:
                     outcomes = future.result()
