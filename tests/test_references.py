@@ -1,4 +1,4 @@
-"""What a file names, from CPython's tree (analysis/references.py), and the rules it lets skip LibCST."""
+"""What a file names, from CPython's tree (torchlint/references.py), and the rules it lets skip LibCST."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import textwrap
 import pytest
 
 from torchlint import engine
-from torchlint.analysis.references import references
+from torchlint.references import references
 from torchlint.rule import all_rules
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def refs(code: str, relative=None):
-    return references(ast.parse(textwrap.dedent(code)), relative)
+    return references(ast.parse(textwrap.dedent(code))).resolve_relative(relative)
 
 
 def codes_run(code: str):
@@ -118,6 +118,7 @@ def test_every_rule_that_finds_something_in_a_fixture_is_among_those_run(path, m
         text = handle.read()
     rules = all_rules()
     run = {rule.code for rule in engine.rules_to_run(text, rules)}
-    monkeypatch.setattr(engine, "able_to_fire", lambda active, tree, context=None: list(active))
+    monkeypatch.setattr(engine, "select_rules", lambda rules, found, options=None, context=None:
+                        engine.triggered_rules(text, rules, options))  # the text's triggers, no references
     found = {f.code for f in engine.lint_text(text, rules).findings} - {"TL001", "TL002", "TL003"}
     assert found <= run

@@ -3,7 +3,7 @@
 Speed decisions (see DESIGN.md "Speed"): every file gets CPython's own parser first (a syntax check
 ten times cheaper than LibCST, torchlint/syntax_check.py); rules run only where the file has their
 evidence, in two tiers: names and attributes in the code (torchlint/triggers.py), then, for the
-API-table rules, the qualified names CPython's tree shows (analysis/references.py); a file where
+API-table rules, the qualified names CPython's tree shows (torchlint/references.py); a file where
 no rule can fire is never parsed by LibCST; positions are computed only when a file has findings,
 from the statements that hold them; the analysis is one statement walk plus bookkeeping in the
 traversal.
@@ -20,15 +20,16 @@ import libcst as cst
 
 from torchlint.analysis import ModuleAnalysis
 from torchlint.analysis.project import ImportContext
+from torchlint.references import References
 from torchlint.noqa import is_suppressed
 from torchlint.positions import module_positions, positions
 from torchlint.rule import SAFE, Edit, Finding, Fix, LintOptions, Rule
 from torchlint.tree import child_nodes
-from torchlint.triggers import triggered
+from torchlint.triggers import admitted, triggered
 
 from torchlint.syntax_check import (  # noqa: F401  (the engine's names for them)
     INTERNAL_ERROR_CODE, MAX_DEPTH, MAX_SOURCE_CHARS, SYNTAX_ERROR_CODE, TOO_COMPLEX_CODE, TOO_DEEP,
-    too_complex, precheck, python_syntax_error_finding,
+    Prechecked, too_complex, precheck, prechecked, python_syntax_error_finding,
 )
 MAX_FIX_ROUNDS = 10
 MAGIC_TIMED = ("%time",)  # evidence for TL401 that is not in the code: a timing magic of a notebook
@@ -82,28 +83,6 @@ def _walk(module: cst.Module, visit: Dict[str, List[Callable]], leave: Dict[str,
         extend(reversed(child_nodes(node)))  # type: ignore[arg-type]
 
 
-_SHORT = 200  # a node on one line spanning fewer bytes is at most 2 * _SHORT levels deep
-
-
-def _depth_exceeds(tree: ast.AST, limit: int) -> bool:
-    """An explicit stack, not recursion: the tree may be deeper than the recursion limit. Each
-    nesting level takes at least half a byte of source, so one-line nodes shorter than _SHORT
-    need no visit when they cannot reach the limit: the walk sees the statement skeleton only."""
-    stack = [(tree, 1)]
-    children = ast.iter_child_nodes
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        end = getattr(node, "end_col_offset", None)
-        if (end is not None and node.lineno == node.end_lineno  # type: ignore[attr-defined]
-                and end - node.col_offset < _SHORT and depth + 2 * _SHORT < limit):  # type: ignore[attr-defined]
-            continue
-        depth += 1
-        stack.extend((child, depth) for child in children(node))
-    return False
-
-
 def parse_source(text: str, checked: bool = False) -> cst.Module:
     """LibCST's parse, with the final line end of a CR-only file kept: LibCST's parser does not
     see a trailing "\r" as a trailing newline, and its code generation would drop it.
@@ -138,64 +117,73 @@ def _not_validated(self: cst.CSTNode) -> None:
 
 def triggered_rules(text: str, rules: Sequence[Type[Rule]], options: Optional[LintOptions] = None
                     ) -> List[Type[Rule]]:
-    """The rules whose evidence (names and attributes in the code, torchlint/triggers.py) `text` has."""
-    return triggered(rules, text, MAGIC_TIMED if options is not None and options.magic_timed else ())
+    """The rules whose evidence (names and attributes in the code, torchlint/triggers.py) `text`
+    has, read from the text itself (for text CPython's parser refuses, and fixed text)."""
+    return triggered(rules, text, _extra(options))
 
 
-def able_to_fire(rules: Sequence[Type[Rule]], tree: ast.AST, context: Optional[ImportContext] = None
-                 ) -> Optional[List[Type[Rule]]]:
-    """The rules that can fire given what the file names (CPython's `tree` of it, read by
-    analysis/references.py, computed only when a rule asks); None when the walk finds the tree
-    deeper than MAX_DEPTH (then the file is not parsed: TL003)."""
-    if not any(rule.reads_references() for rule in rules):
-        return list(rules) if not _depth_exceeds(tree, MAX_DEPTH) else None
-    from torchlint.analysis.references import references
-
-    found = references(tree, context.absolute if context is not None else None)
+def select_rules(rules: Sequence[Type[Rule]], found: "References", options: Optional[LintOptions] = None,
+                 context: Optional[ImportContext] = None) -> Optional[List[Type[Rule]]]:
+    """The rules to run on a file CPython parsed: those whose triggers its tree has, less those
+    that say they cannot fire on what it names; None when the tree is deeper than MAX_DEPTH and
+    some rule would run (then the file is not parsed: TL003)."""
+    active = admitted(rules, found.evidence, _extra(options))
+    if not active:
+        return []
     if found.depth > MAX_DEPTH:
         return None
-    return [rule for rule in rules if rule.could_fire(found)]
+    if any(rule.reads_references() for rule in active):
+        found.resolve_relative(context.absolute if context is not None else None)
+        active = [rule for rule in active if rule.could_fire(found)]
+    return active
+
+
+def _extra(options: Optional[LintOptions]) -> Tuple[str, ...]:
+    return MAGIC_TIMED if options is not None and options.magic_timed else ()
 
 
 def rules_to_run(text: str, rules: Sequence[Type[Rule]], options: Optional[LintOptions] = None,
                  context: Optional[ImportContext] = None) -> List[Type[Rule]]:
     """The rules that run on `text`, as `lint_text` chooses them: LibCST parses the file only
     when this is not empty (or CPython's parser refused it)."""
-    active = triggered_rules(text, rules, options)
-    if not active:
-        return []
-    try:
-        tree = compile(text, "<file>", "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return active
-    return able_to_fire(active, tree, context) or []
+    early, python_error, checked = prechecked(text)
+    if checked is None:
+        return [] if early is not None else triggered_rules(text, rules, options)
+    return select_rules(rules, checked[1], options, context) or []
 
 
 def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Module] = None,
               apply_noqa: bool = True, options: Optional[LintOptions] = None,
-              context: Optional[ImportContext] = None) -> LintResult:
+              context: Optional[ImportContext] = None, checked: Optional[Prechecked] = None) -> LintResult:
     """Findings of `rules` in `text`, located, noqa applied, sorted by position.
 
-    `module` is the already parsed `text`, when the caller has it (the fix loop does).
+    `module` is the already parsed `text`, when the caller has it (the fix loop does); `checked`,
+    CPython's tree of it and its references, when the caller has them (the runner does).
     `apply_noqa=False` leaves `# noqa` to the caller (flake8 handles it itself)."""
-    active = triggered_rules(text, rules, options)
+    codes = {r.code for r in rules}
     python_error: Optional[SyntaxError] = None
     tree: Optional[ast.AST] = None
-    if module is None:
-        early, python_error, tree = precheck(text, {r.code for r in rules})
-        if early is not None:
-            return LintResult(early)
-        if tree is not None and active:
-            able = able_to_fire(active, tree, context)
-            if able is None:
-                return LintResult(too_complex({r.code for r in rules}, TOO_DEEP))
-            active = able
+    if module is not None:
+        active = triggered_rules(text, rules, options)
+    else:
+        if checked is None:
+            early, python_error, checked = prechecked(text)
+            if early is not None:
+                return LintResult([f for f in early if f.code in codes])
+        if checked is not None:
+            tree = checked[0]
+            selected = select_rules(rules, checked[1], options, context)
+            if selected is None:
+                return LintResult(too_complex(codes, TOO_DEEP))
+            active = selected
+        else:  # CPython refused the text: LibCST, which knows newer syntax, judges it
+            active = triggered_rules(text, rules, options)
         if not active and python_error is None:
             return LintResult([])
         try:
             module = parse_source(text, checked=tree is not None)
         except cst.ParserSyntaxError as error:
-            if any(r.code == SYNTAX_ERROR_CODE for r in rules):
+            if SYNTAX_ERROR_CODE in codes:
                 found = python_syntax_error_finding(text, python_error) if python_error else syntax_error_finding(error)
                 return LintResult([found])
             return LintResult([])

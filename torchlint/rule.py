@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import libcst as cst
 
     from torchlint.analysis import ModuleAnalysis
-    from torchlint.analysis.references import References
+    from torchlint.references import References
 # LibCST is imported only where a rule runs: findings and metadata are read from the result cache
 # without it (a run the cache answers never imports LibCST).
 
@@ -90,7 +90,7 @@ class Rule:
 
     @classmethod
     def could_fire(cls, references: "References") -> bool:
-        """False when what the file names (analysis/references.py: qualified names, call keywords,
+        """False when what the file names (torchlint/references.py: qualified names, call keywords,
         attributes, read before LibCST parses it) shows this rule cannot fire there. Rules that fire
         only on named API override it; a file no rule can fire in is never parsed by LibCST."""
         return True

@@ -19,6 +19,8 @@ from torchlint.sources import SourceError, SourceFile, read_source, write_source
 if TYPE_CHECKING:  # pragma: no cover
     from concurrent.futures import ProcessPoolExecutor
 
+    from torchlint.syntax_check import Prechecked
+
 FIX_OFF, FIX_WRITE, FIX_DIFF, FIX_STDOUT = "off", "write", "diff", "stdout"
 SYNTAX_ERROR_CODE = "TL001"
 
@@ -114,8 +116,9 @@ def _outcome(path: str, text: str, findings: List[Finding], kind: str, skipped: 
 def _lint_or_fix(path: str, source: SourceFile, settings: Settings, options: RunOptions,
                  cache: Optional[ResultCache], key: str) -> FileOutcome:
     kind = document_kind(path, settings.includes)
+    checked = None
     if kind == PYTHON and options.fix_mode == FIX_OFF:
-        unparsed = _found_without_parsing(source.text, settings.codes_for(path))
+        unparsed, checked = _found_without_parsing(source.text, settings.codes_for(path))
         if unparsed is not None:
             if cache:
                 cache.store(key, unparsed, {})
@@ -127,7 +130,7 @@ def _lint_or_fix(path: str, source: SourceFile, settings: Settings, options: Run
         return _document(path, source, kind, settings, options, rules, cache, key)
     if options.fix_mode == FIX_OFF:
         context = import_context(path, settings, options.cache_dir)
-        findings = lint_text(source.text, rules, options=settings.options(), context=context).findings
+        findings = lint_text(source.text, rules, options=settings.options(), context=context, checked=checked).findings
         if cache:
             cache.store(key, findings, context.consumed)
         return _outcome(path, source.text, findings, kind, [])
@@ -200,21 +203,23 @@ def _lines_if(findings, text: str, kind: str = PYTHON) -> Tuple[List[str], Dict[
     return text.splitlines(), {}
 
 
-def _found_without_parsing(text: str, codes: List[str]) -> Optional[List[Finding]]:
-    """The findings of a file where no enabled rule has evidence (torchlint/triggers.py, read from
-    the rules' catalogue): CPython's syntax check only, neither LibCST nor a rule imported. None
-    when the rules must run, or when LibCST must judge syntax newer than this Python."""
+def _found_without_parsing(text: str, codes: List[str]) -> "Tuple[Optional[List[Finding]], Optional[Prechecked]]":
+    """(The findings of a file where no enabled rule has evidence, found by CPython's syntax check
+    and one walk of its tree (torchlint/references.py) with neither LibCST nor a rule imported, or
+    None when the rules must run; the tree and its references, for the engine to reuse)."""
     from torchlint.catalog import by_code
-    from torchlint.syntax_check import precheck
-    from torchlint.triggers import triggered
+    from torchlint.syntax_check import prechecked
+    from torchlint.triggers import admitted
 
-    infos = by_code()
-    if triggered([infos[code] for code in codes if code in infos], text):
-        return None
-    early, python_error, _ = precheck(text, set(codes))
+    early, python_error, checked = prechecked(text)
     if early is not None:
-        return early
-    return None if python_error is not None else []
+        return [f for f in early if f.code in codes], None
+    if checked is None:  # CPython refused the text: LibCST, which knows newer syntax, judges it
+        return None, None
+    infos = by_code()
+    if admitted([infos[code] for code in codes if code in infos], checked[1].evidence):
+        return None, checked
+    return [], None
 
 
 def _process_batch(tasks) -> List[FileOutcome]:

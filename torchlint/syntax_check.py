@@ -1,7 +1,8 @@
 """CPython's syntax check of a file, before (and often instead of) LibCST's parse.
 
 Every file gets it, even one where no rule has evidence: TL001 for a syntax error, TL003 for a file
-too large to check. Nothing here imports LibCST, so a file no rule can fire in is checked without it.
+too large to check; then one walk of CPython's tree (torchlint/references.py) tells which rules
+have evidence. Nothing here imports LibCST, so a file no rule can fire in is checked without it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import ast
 from typing import List, Optional, Set, Tuple
 
+from torchlint.references import References, references
 from torchlint.rule import Finding
 
 SYNTAX_ERROR_CODE = "TL001"
@@ -62,3 +64,17 @@ def python_syntax_error_finding(text: str, error: SyntaxError) -> Finding:
         line, column = text.count("\n", 0, index) + 1, index - text.rfind("\n", 0, index)
     line, column = max(line or 1, 1), max(column or 1, 1)
     return Finding(SYNTAX_ERROR_CODE, f"syntax error: {message}", None, None, line, column, line, column)
+
+
+Prechecked = Tuple[ast.AST, "References"]  # CPython's tree of a text and what it names
+
+
+def prechecked(text: str) -> Tuple[Optional[List[Finding]], Optional[SyntaxError], Optional[Prechecked]]:
+    """CPython's syntax check and the walk of its tree (LibCST-free, torchlint/references.py):
+    (findings when nothing more is to be done, CPython's syntax error when LibCST must judge, the
+    tree and its references when CPython parsed it). All of TL001-TL003 are considered; callers
+    keep the codes that are on."""
+    early, python_error, tree = precheck(text, {SYNTAX_ERROR_CODE, TOO_COMPLEX_CODE})
+    if early is not None or tree is None:
+        return early, python_error, None
+    return None, None, (tree, references(tree))

@@ -8,6 +8,9 @@ are blanked first, by one compiled regular expression, so a word in a docstring 
 f-strings and t-strings are kept whole, since their replacement fields are code. The blanking
 errs only towards keeping text: a file it misreads is parsed, never skipped for a rule that
 could fire in it. A file where no enabled rule has its evidence is never parsed by LibCST.
+
+The regular expression is the fallback: when CPython's parser accepts the file (nearly always), the
+evidence comes from its tree instead (torchlint/references.py), exactly.
 """
 
 from __future__ import annotations
@@ -73,7 +76,12 @@ def evidence(text: str) -> Evidence:
 def triggered(rules: Sequence, text: str, extra: Iterable[str] = ()) -> list:
     """The rules of `rules` that visit and whose evidence `text` has (a rule with no triggers
     always runs). `extra` adds names that are evidence without being in the code (`%time`)."""
-    found = evidence(text)
+    return admitted(rules, evidence(text), extra)
+
+
+def admitted(rules: Sequence, found: Evidence, extra: Iterable[str] = ()) -> list:
+    """The rules of `rules` that visit and whose triggers `found` has (from the text, or exactly
+    from CPython's tree: torchlint/references.py)."""
     if extra:
         found = Evidence(found.names | frozenset(extra), found.attributes, found.imports)
     return [r for r in rules if r.visits and (not r.triggers or found.admits(r.triggers))]
