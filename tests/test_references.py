@@ -122,3 +122,21 @@ def test_every_rule_that_finds_something_in_a_fixture_is_among_those_run(path, m
                         engine.triggered_rules(text, rules, options))  # the text's triggers, no references
     found = {f.code for f in engine.lint_text(text, rules).findings} - {"TL001", "TL002", "TL003"}
     assert found <= run
+
+
+def test_the_tree_gives_the_triggers_evidence_exactly():
+    found = refs('''
+        import torch.nn as nn
+        from torch.utils import checkpoint as ckpt
+        # torch.save(model, path) in a comment
+        """torch.save in a docstring"""
+        def train(model, *, no_grad=False):
+            print(f"{model.numpy}")
+            return nn.Linear(2, 2).view
+    ''')
+    names, attributes, imports = found.evidence.names, found.evidence.attributes, found.evidence.imports
+    assert {"train", "model", "no_grad", "print", "nn", "Linear", "ckpt"} <= names
+    assert {"numpy", "view", "Linear"} <= attributes  # an f-string's fields are code
+    assert {"torch", "nn", "utils", "checkpoint", "ckpt"} <= imports
+    assert "save" not in names  # comments and strings are not in the tree
+    assert codes_run("x = 'torch.save(m, p)'  # torch.save(m, p)\n") == set()
