@@ -29,7 +29,7 @@ from torchlint.triggers import admitted, triggered
 
 from torchlint.syntax_check import (  # noqa: F401  (the engine's names for them)
     INTERNAL_ERROR_CODE, MAX_DEPTH, MAX_SOURCE_CHARS, SYNTAX_ERROR_CODE, TOO_COMPLEX_CODE, TOO_DEEP,
-    Prechecked, too_complex, precheck, prechecked, python_syntax_error_finding,
+    Prechecked, too_complex, prechecked, python_syntax_error_finding,
 )
 MAX_FIX_ROUNDS = 10
 MAGIC_TIMED = ("%time",)  # evidence for TL401 that is not in the code: a timing magic of a notebook
@@ -142,14 +142,31 @@ def _extra(options: Optional[LintOptions]) -> Tuple[str, ...]:
     return MAGIC_TIMED if options is not None and options.magic_timed else ()
 
 
+def _choose(text: str, rules: Sequence[Type[Rule]], options: Optional[LintOptions],
+            context: Optional[ImportContext], checked: Optional[Prechecked]
+            ) -> Tuple[Optional[List[Finding]], Optional[SyntaxError], Optional[ast.AST], List[Type[Rule]]]:
+    """(the findings when nothing more is to be done, CPython's syntax error when LibCST must
+    judge the text, CPython's tree of it, the rules to run), for a text not yet parsed by LibCST."""
+    codes = {r.code for r in rules}
+    python_error: Optional[SyntaxError] = None
+    if checked is None:
+        early, python_error, checked = prechecked(text)
+        if early is not None:
+            return [f for f in early if f.code in codes], None, None, []
+    if checked is None:  # CPython refused the text: LibCST, which knows newer syntax, judges it
+        return None, python_error, None, triggered_rules(text, rules, options)
+    selected = select_rules(rules, checked[1], options, context)
+    if selected is None:
+        return too_complex(codes, TOO_DEEP), None, None, []
+    return None, None, checked[0], selected
+
+
 def rules_to_run(text: str, rules: Sequence[Type[Rule]], options: Optional[LintOptions] = None,
                  context: Optional[ImportContext] = None) -> List[Type[Rule]]:
     """The rules that run on `text`, as `lint_text` chooses them: LibCST parses the file only
     when this is not empty (or CPython's parser refused it)."""
-    early, python_error, checked = prechecked(text)
-    if checked is None:
-        return [] if early is not None else triggered_rules(text, rules, options)
-    return select_rules(rules, checked[1], options, context) or []
+    early, _, _, active = _choose(text, rules, options, context, None)
+    return active if early is None else []
 
 
 def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Module] = None,
@@ -160,30 +177,19 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
     `module` is the already parsed `text`, when the caller has it (the fix loop does); `checked`,
     CPython's tree of it and its references, when the caller has them (the runner does).
     `apply_noqa=False` leaves `# noqa` to the caller (flake8 handles it itself)."""
-    codes = {r.code for r in rules}
-    python_error: Optional[SyntaxError] = None
     tree: Optional[ast.AST] = None
     if module is not None:
         active = triggered_rules(text, rules, options)
     else:
-        if checked is None:
-            early, python_error, checked = prechecked(text)
-            if early is not None:
-                return LintResult([f for f in early if f.code in codes])
-        if checked is not None:
-            tree = checked[0]
-            selected = select_rules(rules, checked[1], options, context)
-            if selected is None:
-                return LintResult(too_complex(codes, TOO_DEEP))
-            active = selected
-        else:  # CPython refused the text: LibCST, which knows newer syntax, judges it
-            active = triggered_rules(text, rules, options)
+        early, python_error, tree, active = _choose(text, rules, options, context, checked)
+        if early is not None:
+            return LintResult(early)
         if not active and python_error is None:
             return LintResult([])
         try:
             module = parse_source(text, checked=tree is not None)
         except cst.ParserSyntaxError as error:
-            if SYNTAX_ERROR_CODE in codes:
+            if any(r.code == SYNTAX_ERROR_CODE for r in rules):
                 found = python_syntax_error_finding(text, python_error) if python_error else syntax_error_finding(error)
                 return LintResult([found])
             return LintResult([])

@@ -8,6 +8,7 @@ single traversal, tracking the current scope and statement so that rules can ask
 from __future__ import annotations
 
 import builtins
+from functools import cached_property
 from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
@@ -19,6 +20,7 @@ from torchlint.syntax import target_names
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis.checkpoints import CheckpointFacts
     from torchlint.analysis.kinds import Kind, LossCall
+    from torchlint.analysis.model_classes import ModelClasses
     from torchlint.analysis.modes import ModeFacts
     from torchlint.analysis.project import ImportContext
     from torchlint.analysis.summary import Symbol
@@ -59,7 +61,6 @@ class ModuleAnalysis:
         self.tensors = TensorFacts(self)
         self.devices = DeviceFacts(self)
         self.kinds = Kinds(self)
-        self._model_classes = None
 
     # ------------------------------------------------------------------ traversal tracking
     def traversal_handlers(self):
@@ -187,44 +188,33 @@ class ModuleAnalysis:
         """The project symbol of a qualified name (`models.Net`), or None."""
         return self.context.lookup(qualified) if self.context is not None else None
 
-    @property
-    def model_classes(self):
+    @cached_property
+    def model_classes(self) -> "ModelClasses":
         """Facts about the nn.Module classes of this file (which layers depend on train/eval)."""
-        if self._model_classes is None:
-            from torchlint.analysis.model_classes import ModelClasses
+        from torchlint.analysis.model_classes import ModelClasses
 
-            self._model_classes = ModelClasses(self)
-        return self._model_classes
+        return ModelClasses(self)
 
-    @property
+    @cached_property
     def modes(self) -> "ModeFacts":
         """Train/eval modes of modules and where evaluations happen (analysis/modes.py)."""
-        facts = self.__dict__.get("_modes")
-        if facts is None:
-            from torchlint.analysis.modes import ModeFacts
+        from torchlint.analysis.modes import ModeFacts
 
-            facts = self._modes = ModeFacts(self)
-        return facts
+        return ModeFacts(self)
 
-    @property
+    @cached_property
     def timing(self) -> "TimingFacts":
         """Evaluation order of CUDA work, GPU waits and wall-clock intervals (analysis/timing.py)."""
-        facts = self.__dict__.get("_timing")
-        if facts is None:
-            from torchlint.analysis.timing import TimingFacts
+        from torchlint.analysis.timing import TimingFacts
 
-            facts = self._timing = TimingFacts(self)
-        return facts
+        return TimingFacts(self)
 
-    @property
+    @cached_property
     def checkpoints(self) -> "CheckpointFacts":
         """What the file saves and loads, and what `weights_only=True` would refuse (analysis/checkpoints.py)."""
-        facts = self.__dict__.get("_checkpoints")
-        if facts is None:
-            from torchlint.analysis.checkpoints import CheckpointFacts
+        from torchlint.analysis.checkpoints import CheckpointFacts
 
-            facts = self._checkpoints = CheckpointFacts(self)
-        return facts
+        return CheckpointFacts(self)
 
     def grad_enabled(self, where: Optional[Where] = None) -> Optional[bool]:
         """False where autograd surely does not record (no_grad, inference_mode, ...)."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -312,9 +312,10 @@ class TimingFacts:
                 return True
             if method in ("to", "cuda", "type") and self.devices.is_blocking_copy(call, where):
                 return True
-            if method == "step" and self._is_grad_scaler(func.value, where):
+            if method == "step" and self._made_by(func.value, where, lambda name: name.endswith("GradScaler")):
                 return True  # GradScaler.step reads whether gradients overflowed
-            if method == "step" and call.args and self._built_by(func.value, where, "torch.optim.lr_scheduler."):
+            if method == "step" and call.args and self._made_by(func.value, where,
+                                                                  lambda name: name.startswith("torch.optim.lr_scheduler.")):
                 return any(self._shows_cuda(a.value, where) for a in call.args)  # ReduceLROnPlateau: float(metric)
             if method in ("save", "_save_for_lite_interpreter") and self._torch_object(func.value, where):
                 return True  # a scripted or traced module written to a file
@@ -390,26 +391,16 @@ class TimingFacts:
             for node, w in origins or []
         )
 
+    def _made_by(self, expr: cst.BaseExpression, where: "Where", made: Callable[[str], bool]) -> bool:
+        """Every value `expr` may hold is the result of a call whose qualified name passes `made`."""
+        origins = self.analysis.values.origins(expr, where)
+        return bool(origins) and all(
+            isinstance(node, cst.Call) and made(self.analysis.qualified_name(node.func, w) or "")
+            for node, w in origins or []
+        )
+
     def _torch_object(self, expr: cst.BaseExpression, where: "Where") -> bool:
-        origins = self.analysis.values.origins(expr, where)
-        return bool(origins) and all(
-            isinstance(node, cst.Call) and (self.analysis.qualified_name(node.func, w) or "").startswith("torch.")
-            for node, w in origins or []
-        )
-
-    def _built_by(self, expr: cst.BaseExpression, where: "Where", prefix: str) -> bool:
-        origins = self.analysis.values.origins(expr, where)
-        return bool(origins) and all(
-            isinstance(node, cst.Call) and (self.analysis.qualified_name(node.func, w) or "").startswith(prefix)
-            for node, w in origins or []
-        )
-
-    def _is_grad_scaler(self, expr: cst.BaseExpression, where: "Where") -> bool:
-        origins = self.analysis.values.origins(expr, where)
-        return bool(origins) and all(
-            isinstance(node, cst.Call) and (self.analysis.qualified_name(node.func, w) or "").endswith("GradScaler")
-            for node, w in origins or []
-        )
+        return self._made_by(expr, where, lambda name: name.startswith("torch."))
 
     def _function_events(self, function: cst.FunctionDef) -> List[Event]:
         return self.events(function)
