@@ -20,7 +20,7 @@ from typing import Iterable, List, Mapping, Optional, Set, Tuple, cast
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from torchlint.tree import child_nodes
+from torchlint.tree import child_nodes, walk
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -143,12 +143,12 @@ def _descendable(statement: cst.CSTNode, node: ast.stmt) -> Optional[cst.Indente
 def _found(roots: Iterable[cst.CSTNode], wanted: Set[int]) -> Set[int]:
     """The wanted ids among the nodes under `roots` (themselves included)."""
     found: Set[int] = set()
-    stack = list(roots)
-    while stack and len(found) < len(wanted):
-        node = stack.pop()
-        if id(node) in wanted:
-            found.add(id(node))
-        stack.extend(child_nodes(node))
+    for root in roots:
+        for node in walk(root):
+            if id(node) in wanted:
+                found.add(id(node))
+                if len(found) == len(wanted):
+                    return found
     return found
 
 

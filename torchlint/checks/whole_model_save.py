@@ -74,7 +74,6 @@ class WholeModelSave(Rule):
         found = list(self._modules_in(saved.value, None))
         if not found or self.analysis.checkpoints.loaded_back_unpickling(node):  # read straight back
             return  # with weights_only=False: pickled on purpose
-            return
         modules = [expr for expr, always in found if always]
         sometimes = [expr for expr, always in found if not always]
         names = ", ".join(f"`{self._code(m)}`" for m in modules + sometimes)
