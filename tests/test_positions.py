@@ -11,7 +11,8 @@ import libcst as cst
 import pytest
 
 from torchlint import engine
-from torchlint.engine import child_nodes, lint_text, parse_source
+from torchlint.engine import lint_text, parse_source
+from torchlint.tree import child_nodes
 from torchlint.positions import module_positions, statement_positions
 from torchlint.rule import all_rules
 

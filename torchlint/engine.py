@@ -24,7 +24,7 @@ from torchlint.references import References
 from torchlint.noqa import is_suppressed
 from torchlint.positions import module_positions, positions
 from torchlint.rule import SAFE, Edit, Finding, Fix, LintOptions, Rule
-from torchlint.tree import child_nodes
+from torchlint.tree import children_lister
 from torchlint.triggers import admitted, triggered
 
 from torchlint.syntax_check import (  # noqa: F401  (the engine's names for them)
@@ -58,29 +58,28 @@ def _walk(module: cst.Module, visit: Dict[str, List[Callable]], leave: Dict[str,
     skips tokens, and uses an explicit stack (no recursion limit on deep expressions). Handlers
     are looked up once per node class; a node is revisited after its children only when its
     class has leave handlers (a tuple on the stack: children are never tuples)."""
-    visit_by_type: Dict[type, Optional[List[Callable]]] = {}
-    leave_by_type: Dict[type, Optional[List[Callable]]] = {}
+    by_type: Dict[type, Tuple[Optional[List[Callable]], Optional[List[Callable]], Callable]] = {}
     stack: List[object] = [module]
     pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
         node = pop()
         kind = type(node)
-        if kind is tuple:
-            done, leaving = cast(Tuple[cst.CSTNode, List[Callable]], node)
-            for handler in leaving:
-                handler(done)
-            continue
-        if kind not in visit_by_type:
-            visit_by_type[kind] = visit.get(kind.__name__) or None
-            leave_by_type[kind] = leave.get(kind.__name__) or None
-        handlers = visit_by_type[kind]
+        entry = by_type.get(kind)
+        if entry is None:
+            if kind is tuple:
+                done, leaving = cast(Tuple[cst.CSTNode, List[Callable]], node)
+                for handler in leaving:
+                    handler(done)
+                continue
+            entry = by_type[kind] = (visit.get(kind.__name__) or None, leave.get(kind.__name__) or None,
+                                     children_lister(kind, backwards=True))
+        handlers, after, children = entry
         if handlers:
             for handler in handlers:
                 handler(node)
-        after = leave_by_type[kind]
         if after:
             push((node, after))
-        extend(reversed(child_nodes(node)))  # type: ignore[arg-type]
+        extend(children(node))
 
 
 def parse_source(text: str, checked: bool = False) -> cst.Module:

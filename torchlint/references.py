@@ -33,6 +33,28 @@ _NAMING_FIELDS: Dict[type, str] = {
 }
 
 
+# Fields that never hold a syntax node: identifiers, flags, numbers, and the context and operator
+# singletons (`Load()`, `Add()`), which carry nothing a rule asks about.
+_NOT_CHILDREN = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "name", "asname", "module", "level",
+                           "kind", "type_comment", "conversion", "is_async", "rest", "kwd_attrs", "tag",
+                           "lineno", "simple"})
+_LEAVES = (ast.Constant, ast.MatchSingleton, ast.Global, ast.Nonlocal)  # `value` / `names`: not nodes
+_CHILD_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
+def _child_fields(kind: type) -> Tuple[str, ...]:
+    """The fields of a syntax node class that may hold nodes (or lists of them)."""
+    if not issubclass(kind, ast.AST):
+        raise TypeError(f"not a syntax node: {kind.__name__}")
+    if issubclass(kind, _LEAVES):
+        fields: Tuple[str, ...] = ()
+    else:  # `type X = ...` (3.12): TypeAlias.name is a Name node; every other `name` is a string
+        fields = tuple(f for f in kind._fields
+                       if f not in _NOT_CHILDREN or (f == "name" and kind.__name__ == "TypeAlias"))
+    _CHILD_FIELDS[kind] = fields
+    return fields
+
+
 class References:
     """What one walk of a file's tree found (see the module's docstring)."""
 
@@ -143,8 +165,8 @@ def references(tree: ast.AST) -> References:
     stack: List[Tuple[ast.AST, int]] = [(tree, 1)]
     pop, push = stack.pop, stack.append
     Name, Attribute, Call, Import, ImportFrom = ast.Name, ast.Attribute, ast.Call, ast.Import, ast.ImportFrom
-    AST = ast.AST
     naming = _NAMING_FIELDS
+    child_fields = _CHILD_FIELDS
     deepest = 0
     while stack:
         node, depth = pop()
@@ -190,13 +212,16 @@ def references(tree: ast.AST) -> References:
                 elif type(value) is list:
                     identifiers.update(value)
         depth += 1
-        for field in getattr(kind, "_fields", ()):
-            value = getattr(node, field, None)
+        fields = child_fields.get(kind)
+        if fields is None:
+            fields = _child_fields(kind)
+        for field in fields:
+            value = getattr(node, field)
             if type(value) is list:
                 for item in value:
-                    if isinstance(item, AST):  # (lists may hold strings and None)
+                    if item is not None:  # `{**d}`: Dict.keys holds None
                         push((item, depth))
-            elif isinstance(value, AST):
+            elif value is not None:
                 push((value, depth))
     identifiers.update(names)
     identifiers.update(attributes)

@@ -7,8 +7,9 @@ costs as much as parsing; the engine's traversal and every walk of the analysis 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
-from typing import Dict, FrozenSet, Iterator, List, Tuple
+from typing import Callable, Dict, FrozenSet, Iterator, List, Tuple, cast
 
 import libcst as cst
 
@@ -48,35 +49,46 @@ def _plain(annotation: object) -> bool:
     return getattr(annotation, "__origin__", None) is typing.Literal
 
 
-_NODE, _SEQUENCE, _OTHER = 1, 2, 3  # all true: `kinds.get(t) or ...` computes a miss only
-# What a field value's type is. `isinstance(value, cst.CSTNode)` is an ABC check (slow, and the
-# walk makes millions); a dict by concrete type answers the same question once per type.
-_VALUE_KINDS: Dict[type, int] = {}
-
-
-def _value_kind(kind: type) -> int:
-    found = _VALUE_KINDS.get(kind)
-    if found is None:
-        found = _NODE if issubclass(kind, cst.CSTNode) else _SEQUENCE if issubclass(kind, (list, tuple)) else _OTHER
-        _VALUE_KINDS[kind] = found
-    return found
-
-
 def child_nodes(node: cst.CSTNode) -> List[cst.CSTNode]:
     """The syntax children of a node in source order, tokens and whitespace left out."""
-    children: List[cst.CSTNode] = []
-    kinds = _VALUE_KINDS
-    for name in child_fields(type(node)):
-        value = getattr(node, name)
-        kind = kinds.get(type(value)) or _value_kind(type(value))
-        if kind == _NODE:
-            children.append(value)
-        elif kind == _SEQUENCE:
-            for item in value:
-                if (kinds.get(type(item)) or _value_kind(type(item))) == _NODE:
-                    children.append(item)
-    return children
+    lister = _LISTERS.get(type(node))
+    if lister is None:
+        lister = children_lister(type(node))
+    return lister(node)
 
+
+def children_lister(node_type: type, backwards: bool = False) -> Callable[[cst.CSTNode], List[cst.CSTNode]]:
+    """A function listing the syntax children of nodes of one class (`child_nodes`), in source
+    order or, for a walk's stack, backwards. It is generated from the class's fields, one
+    attribute read per field: walks list children millions of times, and a loop over field
+    names with `getattr` costs twice as much."""
+    table = _BACKWARD_LISTERS if backwards else _LISTERS
+    lister = table.get(node_type)
+    if lister is None:
+        fields = child_fields(node_type)
+        lines = ["def children(node):", "    found = []"]
+        for name in reversed(fields) if backwards else fields:
+            lines += [f"    value = node.{name}",
+                      "    kind = type(value)",
+                      "    if kind in NODES:",
+                      "        found.append(value)",
+                      "    elif kind is tuple or kind is list:",  # fields of a sequence type hold nodes only
+                      f"        found.extend(value{'[::-1]' if backwards else ''})"]
+        lines.append("    return found")
+        namespace: Dict[str, object] = {"NODES": _nodes()}
+        exec("\n".join(lines), namespace)  # noqa: S102  (code built from the class's field names)
+        lister = cast(Callable[[cst.CSTNode], List[cst.CSTNode]], namespace["children"])
+        table[node_type] = lister
+    return lister
+
+
+_LISTERS: Dict[type, Callable[[cst.CSTNode], List[cst.CSTNode]]] = {}
+_BACKWARD_LISTERS: Dict[type, Callable[[cst.CSTNode], List[cst.CSTNode]]] = {}
+
+
+@functools.lru_cache(maxsize=None)
+def _nodes() -> FrozenSet[type]:
+    return node_types(cst.CSTNode)
 
 
 def node_types(*bases: type) -> FrozenSet[type]:
@@ -96,7 +108,11 @@ def node_types(*bases: type) -> FrozenSet[type]:
 def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """Every syntax node under `node` (itself included), depth first."""
     stack: List[cst.CSTNode] = [node]
+    listers = _BACKWARD_LISTERS
     while stack:
         current = stack.pop()
         yield current
-        stack.extend(reversed(child_nodes(current)))
+        lister = listers.get(type(current))
+        if lister is None:
+            lister = children_lister(type(current), backwards=True)
+        stack.extend(lister(current))
