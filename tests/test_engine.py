@@ -77,21 +77,3 @@ def test_fix_whose_result_does_not_parse_is_dropped():
     assert result.text == "x = 1\n"
     assert result.fixed == 0
     assert result.failed and "does not parse" in result.failed[0]
-
-
-def test_a_checked_parse_skips_only_libcst_validation_and_restores_it():
-    """CPython accepted the text: LibCST's parser builds the same tree without re-validating each
-    node, and nodes built afterwards (by fixes) are validated again."""
-    import glob
-    import os
-
-    import libcst as cst
-
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for path in sorted(glob.glob(os.path.join(root, "fixtures", "TL*", "bad.py")))[:8]:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-        checked, plain = engine.parse_source(text, checked=True), engine.parse_source(text)
-        assert checked.code == text and checked.deep_equals(plain)
-    with pytest.raises(cst.CSTValidationError):
-        cst.Name("not a name")

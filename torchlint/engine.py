@@ -12,9 +12,8 @@ traversal.
 from __future__ import annotations
 
 import ast
-import contextlib
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Type, cast
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Type, cast
 
 import libcst as cst
 
@@ -22,6 +21,7 @@ from torchlint.analysis import ModuleAnalysis
 from torchlint.analysis.project import ImportContext
 from torchlint.references import References
 from torchlint.noqa import is_suppressed
+from torchlint.parsing import parse_source
 from torchlint.positions import module_positions, positions
 from torchlint.rule import SAFE, Edit, Finding, Fix, LintOptions, Rule
 from torchlint.tree import children_lister
@@ -80,38 +80,6 @@ def _walk(module: cst.Module, visit: Dict[str, List[Callable]], leave: Dict[str,
         if after:
             push((node, after))
         extend(children(node))
-
-
-def parse_source(text: str, checked: bool = False) -> cst.Module:
-    """LibCST's parse, with the final line end of a CR-only file kept: LibCST's parser does not
-    see a trailing "\r" as a trailing newline, and its code generation would drop it.
-
-    `checked`: CPython's parser has accepted `text`. LibCST then skips validating each node its
-    parser builds (a check meant for nodes built by hand, which LibCST's own source suggests
-    moving out of the parse: an eighth of the parse's time); nodes built by fixes are validated."""
-    if checked:
-        with _unvalidated():
-            module = cst.parse_module(text)
-    else:
-        module = cst.parse_module(text)
-    if text.endswith("\r") and not module.has_trailing_newline:
-        module = module.with_changes(has_trailing_newline=True)
-    return module
-
-
-@contextlib.contextmanager
-def _unvalidated() -> Iterator[None]:
-    node = cst.CSTNode
-    validating = node.__dict__["__post_init__"]
-    node.__post_init__ = _not_validated  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        node.__post_init__ = validating  # type: ignore[method-assign]
-
-
-def _not_validated(self: cst.CSTNode) -> None:
-    pass
 
 
 def triggered_rules(text: str, rules: Sequence[Type[Rule]], options: Optional[LintOptions] = None

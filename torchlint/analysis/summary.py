@@ -10,6 +10,7 @@ serialisable, so it is cached on disk by content, with the digests of the module
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import json
@@ -85,9 +86,10 @@ def summarise(project: "Project", path: str, digest: str) -> Optional[ModuleSumm
 
     from torchlint.analysis import ModuleAnalysis
     from torchlint.analysis.project import ImportContext
+    from torchlint.parsing import parse_source
 
     try:
-        tree = cst.parse_module(text)
+        tree = parse_source(text, checked=_python_parses(text))
     except (cst.ParserSyntaxError, RecursionError, MemoryError):
         return None
     context = ImportContext.create(project, path)
@@ -114,6 +116,16 @@ def summarise(project: "Project", path: str, digest: str) -> Optional[ModuleSumm
     summary.star_imports = list(scope.star_imports)
     summary.depends = dict(context.consumed)
     return summary
+
+
+def _python_parses(text: str) -> bool:
+    """CPython's parser accepts the text (a tenth of LibCST's parse): LibCST may then build its
+    nodes unvalidated, the cheaper way (torchlint/parsing.py)."""
+    try:
+        compile(text, "<summary>", "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
 
 
 def _class_symbol(analysis, binding, qualified: str) -> Symbol:

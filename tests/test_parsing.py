@@ -1,0 +1,59 @@
+"""LibCST's parse with trusted construction (torchlint/parsing.py): the same trees, and LibCST's
+own constructors back in place for every node built afterwards."""
+
+from __future__ import annotations
+
+import pathlib
+
+import libcst as cst
+import pytest
+
+from torchlint.parsing import _constructors, _trusted_construction, parse_source
+
+from test_tree import SYNTAX
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TEXTS = [("syntax", SYNTAX)] + [(str(p.relative_to(ROOT)), p.read_text(encoding="utf-8"))
+                                for p in sorted((ROOT / "fixtures").rglob("*.py"))
+                                + sorted((ROOT / "torchlint").rglob("*.py"))]
+
+
+@pytest.mark.parametrize("label, text", TEXTS, ids=[label for label, _ in TEXTS])
+def test_a_trusted_parse_builds_the_tree_libcst_builds(label, text):
+    trusted, plain = parse_source(text, checked=True), cst.parse_module(text)
+    assert trusted.code == text
+    assert trusted.deep_equals(plain)
+
+
+def test_every_public_node_class_gets_a_fast_constructor_and_keeps_its_own():
+    classes = [getattr(cst, name) for name in dir(cst)]
+    nodes = [kind for kind in classes if isinstance(kind, type) and issubclass(kind, cst.CSTNode)
+             and "__init__" in kind.__dict__]
+    constructors = _constructors()
+    assert nodes and all(kind in constructors for kind in nodes)
+    parse_source("x = f(y)\n", checked=True)
+    assert all(kind.__init__ is constructors[kind][0] for kind in nodes)
+
+
+def test_fast_constructors_fill_defaults_as_libcst_does():
+    """Defaults and default factories (a fresh whitespace node per node) as the dataclass gives."""
+    expected = [cst.Add(), cst.Tuple([]), cst.Name("x"), cst.Arg(cst.Name("y"), keyword=cst.Name("k"))]
+    with _trusted_construction():
+        built = [cst.Add(), cst.Tuple([]), cst.Name("x"), cst.Arg(cst.Name("y"), keyword=cst.Name("k"))]
+        twice = [cst.Add(), cst.Add()]
+    assert all(a.deep_equals(b) for a, b in zip(built, expected))
+    assert twice[0].whitespace_before is not twice[1].whitespace_before
+
+
+def test_nodes_built_after_a_trusted_parse_are_validated():
+    parse_source("x = [a, b]\n", checked=True)
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("not a name")
+
+
+def test_constructors_are_restored_when_the_parse_fails():
+    with pytest.raises(cst.ParserSyntaxError):
+        parse_source("def (:\n", checked=True)
+    assert cst.Name.__init__ is _constructors()[cst.Name][0]
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("1x")
