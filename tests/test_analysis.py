@@ -102,3 +102,35 @@ def test_values_that_are_modules_on_some_paths(body):
 ])
 def test_unknown_or_other_values_are_silent(body):
     assert findings(MODEL + body + "\n") == []
+
+
+def test_refers_to_answers_as_the_qualified_name_does():
+    """The spelling shortcut of `refers_to` (an attribute must end in a name's last part) never
+    changes an answer: checked on every name and attribute of the fixtures, at its statement."""
+    import pathlib
+
+    import libcst as cst
+
+    from torchlint.analysis import ModuleAnalysis
+    from torchlint.analysis.timing import CLOCKS
+    from torchlint.engine import parse_source
+    from torchlint.tree import walk
+
+    asked = ["torch.save", "torch.load", "torch.serialization.save", "torch.autograd.grad", CLOCKS,
+             frozenset({"torch.nn.modules.loss.CrossEntropyLoss", "torch.nn.CrossEntropyLoss"})]
+    root = pathlib.Path(__file__).resolve().parent.parent / "fixtures"
+    compared = 0
+    for path in sorted(root.rglob("*.py")):
+        analysis = ModuleAnalysis(parse_source(path.read_text(encoding="utf-8")))
+        index = analysis.index
+        for info in list(index.statements.values()):
+            if info.node is None:
+                continue
+            for node in walk(info.node):
+                if type(node) in (cst.Name, cst.Attribute):
+                    qualified = analysis.qualified_name(node, (info.scope, info))
+                    for names in asked:
+                        expected = qualified == names if isinstance(names, str) else qualified in names
+                        assert analysis.refers_to(node, names, (info.scope, info)) is expected
+                        compared += 1
+    assert compared > 10_000

@@ -108,3 +108,23 @@ def test_the_users_notes(cli):
     result = cli("check", "--no-cache", "--output-format", "json", NOTES, cwd=NOTES)
     found = {(Path(i["filename"]).name, i["location"]["row"], i["code"]) for i in json.loads(result.out)}
     assert found == EXPECTED_NOTES
+
+
+INFO_STRINGS = ["python", "Python", "py", "{python}", "{.python}", "{{python}}", "..py", "python3 title=x",
+                "python,echo=false", "\u00a0python", "\tpy3", "IPython", "pycon", "pyhton", "bash", "", "r",
+                "{r, engine='python'}", "text python", "pythonic", "sh", "console"]
+
+
+def test_the_fence_prescan_misses_no_python_fence():
+    """A text without a prescan match is not parsed: every fence the parser would count must match."""
+    from torchlint.documents.markdown import _MAYBE_PYTHON_FENCE, PYTHON_TAGS
+
+    for marker in ("```", "~~~~", "`````"):
+        for info in INFO_STRINGS:
+            if fence_language(info) in PYTHON_TAGS:
+                assert _MAYBE_PYTHON_FENCE.search(f"- > {marker}{info}\n"), (marker, info)
+    text = "# Notes\n\n```bash\npip install torch\n```\n\n    indented = 1\n\n```\nuntagged = 2\n```\n"
+    assert not _MAYBE_PYTHON_FENCE.search(text)
+    assert MarkdownDocument.parse(text).units == []
+    found = MarkdownDocument.parse(text + "\n1. item\n\n   ~~~{.python}\n   x = 1\n   ~~~\n")
+    assert [unit.code for unit in found.units] == ["x = 1\n"]

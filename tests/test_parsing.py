@@ -8,6 +8,7 @@ import pathlib
 import libcst as cst
 import pytest
 
+from torchlint import parsing
 from torchlint.parsing import _constructors, _trusted_construction, parse_source
 
 from test_tree import SYNTAX
@@ -15,11 +16,13 @@ from test_tree import SYNTAX
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TEXTS = [("syntax", SYNTAX)] + [(str(p.relative_to(ROOT)), p.read_text(encoding="utf-8"))
                                 for p in sorted((ROOT / "fixtures").rglob("*.py"))
-                                + sorted((ROOT / "torchlint").rglob("*.py"))]
+                                + sorted((ROOT / "torchlint" / "analysis").glob("*.py"))]
 
 
 @pytest.mark.parametrize("label, text", TEXTS, ids=[label for label, _ in TEXTS])
-def test_a_trusted_parse_builds_the_tree_libcst_builds(label, text):
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_trusted_parse_builds_the_tree_libcst_builds(label, text, fast, monkeypatch):
+    monkeypatch.setattr(parsing, "FAST_AFTER_CHARS", -1 if fast else 10**12)
     trusted, plain = parse_source(text, checked=True), cst.parse_module(text)
     assert trusted.code == text
     assert trusted.deep_equals(plain)
@@ -52,8 +55,19 @@ def test_nodes_built_after_a_trusted_parse_are_validated():
 
 
 def test_constructors_are_restored_when_the_parse_fails():
-    with pytest.raises(cst.ParserSyntaxError):
-        parse_source("def (:\n", checked=True)
+    for fast in (False, True):
+        with pytest.raises(cst.ParserSyntaxError), _trusted_construction(fast):
+            cst.parse_module("def (:\n")
     assert cst.Name.__init__ is _constructors()[cst.Name][0]
     with pytest.raises(cst.CSTValidationError):
         cst.Name("1x")
+
+
+def test_fast_constructors_are_made_only_once_parsing_repays_them(monkeypatch):
+    _constructors.cache_clear()
+    monkeypatch.setattr(parsing, "_parsed_chars", 0)
+    parse_source("x = 1\n", checked=True)  # a one-file check: making them would cost more than they save
+    assert _constructors.cache_info().currsize == 0
+    monkeypatch.setattr(parsing, "_parsed_chars", parsing.FAST_AFTER_CHARS)
+    assert parse_source("x = 1\n", checked=True).code == "x = 1\n"
+    assert _constructors.cache_info().currsize == 1

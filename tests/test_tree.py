@@ -16,7 +16,7 @@ from torchlint.tree import child_fields, child_nodes, children_lister, walk
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FILES = (sorted((ROOT / "fixtures").rglob("*.py")) + sorted((ROOT / "tests" / "projects").rglob("*.py"))
-         + sorted((ROOT / "torchlint").rglob("*.py")))
+         + sorted((ROOT / "torchlint" / "analysis").glob("*.py")))
 # Syntax the fixtures may lack: every statement and expression form the walks must enter.
 SYNTAX = textwrap.dedent('''
     from __future__ import annotations

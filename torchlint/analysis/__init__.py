@@ -8,8 +8,8 @@ single traversal, tracking the current scope and statement so that rules can ask
 from __future__ import annotations
 
 import builtins
-from functools import cached_property
-from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
@@ -170,6 +170,16 @@ class ModuleAnalysis:
         self._qualified[key] = (node, result)
         return result
 
+    def refers_to(self, node: cst.CSTNode, names: Union[str, FrozenSet[str]], where: Optional[Where] = None) -> bool:
+        """`node` names `names` (a qualified name, or any of a set), as `qualified_name` gives it.
+        The same answer, cheaper for most nodes: an attribute whose name is not the last part of
+        one of `names` names none of them (qualified names end in the attribute, and canonical
+        names keep it), so no import is resolved for `x.cuda` when asking about `torch.save`."""
+        if type(node) is cst.Attribute and node.attr.value not in _last_parts(names):  # type: ignore[attr-defined]
+            return False
+        qualified = self.qualified_name(node, where)
+        return qualified == names if isinstance(names, str) else qualified in names
+
     def kind(self, expr: cst.BaseExpression, where: Optional[Where] = None) -> "Kind":
         """What kind of value `expr` is (Module, Tensor, Optimizer, Loss or Unknown), with the evidence."""
         return self.kinds.kind(expr, where)
@@ -231,6 +241,11 @@ class ModuleAnalysis:
 
     def binding_where(self, binding: Binding) -> Where:
         return binding.stmt.scope, binding.stmt
+
+
+@lru_cache(maxsize=256)
+def _last_parts(names: Union[str, FrozenSet[str]]) -> FrozenSet[str]:
+    return frozenset(name.rpartition(".")[2] for name in ((names,) if isinstance(names, str) else names))
 
 
 def _qualify(analysis: ModuleAnalysis, node: cst.CSTNode, where: Optional[Where]) -> Optional[str]:

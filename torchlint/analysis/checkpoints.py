@@ -111,7 +111,7 @@ class CheckpointFacts:
             return False
         scope, stmt = where
         for node, node_where, _ in self._walk():
-            if not isinstance(node, cst.Call) or self.analysis.qualified_name(node.func, node_where) != "torch.load":
+            if not isinstance(node, cst.Call) or not self.analysis.refers_to(node.func, "torch.load", node_where):
                 continue
             load_scope, load_stmt = node_where
             if load_scope is not scope or load_stmt.seq <= stmt.seq or \
@@ -148,7 +148,7 @@ class CheckpointFacts:
 
     def _save_calls(self) -> Iterator[Tuple[cst.Call, "Where"]]:
         for node, where, _ in self._walk():
-            if isinstance(node, cst.Call) and self.analysis.qualified_name(node.func, where) == "torch.save":
+            if isinstance(node, cst.Call) and self.analysis.refers_to(node.func, "torch.save", where):
                 yield node, where
 
     def _walk(self) -> List[Tuple[cst.CSTNode, "Where", Dict[str, cst.BaseExpression]]]:
@@ -175,7 +175,7 @@ class CheckpointFacts:
             called = {id(n.func) for n, _, _ in self._walk() if isinstance(n, cst.Call)}
             for node, where, comprehension in self._walk():
                 if isinstance(node, cst.Call) and node.args and (
-                        self.analysis.qualified_name(node.func, where) == "torch.from_numpy"):
+                        self.analysis.refers_to(node.func, "torch.from_numpy", where)):
                     value = node.args[0].value
                     if isinstance(value, cst.Name) and value.value in comprehension:
                         value = comprehension[value.value]
@@ -364,7 +364,7 @@ class CheckpointFacts:
     def _parser(self, expr: cst.BaseExpression, where: "Where") -> bool:
         origins = self.values.origins(expr, where)
         return origins is not None and bool(origins) and all(
-            isinstance(n, cst.Call) and self.analysis.qualified_name(n.func, w) == "argparse.ArgumentParser"
+            isinstance(n, cst.Call) and self.analysis.refers_to(n.func, "argparse.ArgumentParser", w)
             for n, w in origins
         )
 

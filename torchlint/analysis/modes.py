@@ -229,7 +229,7 @@ class ModeFacts:
                 self._training.setdefault(id(scope), []).append(stmt)
             if key == "self":
                 self._self_calls.setdefault(id(scope), []).append((call, where))
-        if self.analysis.qualified_name(func, where) == "torch.autograd.grad":
+        if self.analysis.refers_to(func, "torch.autograd.grad", where):
             self._training.setdefault(id(scope), []).append(stmt)
         if any(dotted(arg.value) is not None for arg in call.args):
             self._args.setdefault(id(scope), []).append((call, where))

@@ -264,8 +264,8 @@ class TimingFacts:
         target = out if out is not None else self._events.setdefault(id(where[0]), [])
         event = Event(len(target), node, where, line, conditional, truth=truth)
         if isinstance(node, cst.Call):
-            event.clock = self.analysis.qualified_name(node.func, where) in CLOCKS
-            if out is None and (self.analysis.qualified_name(node.func, where) in _TIMEIT_FUNCTIONS
+            event.clock = self.analysis.refers_to(node.func, CLOCKS, where)
+            if out is None and (self.analysis.refers_to(node.func, _TIMEIT_FUNCTIONS, where)
                                 or self._is_timer_call(node, where)):
                 self._timeits.append((node, where))
         target.append(event)

@@ -66,7 +66,7 @@ class WholeModelSave(Rule):
     triggers = ("save",)  # torch.save
 
     def visit_Call(self, node: cst.Call) -> None:
-        if self.analysis.qualified_name(node.func) != "torch.save":
+        if not self.analysis.refers_to(node.func, "torch.save"):
             return
         saved = argument(node, 0, "obj")
         if saved is None:

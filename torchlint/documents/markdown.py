@@ -10,6 +10,7 @@ pseudo-code in a `python` fence is common) is skipped, not reported.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Dict, List, Optional
 
@@ -22,6 +23,22 @@ PYTHON_TAGS = frozenset({
 })
 CONSOLE_TAGS = frozenset({"pycon", "python-repl"})
 _PROMPT = re.compile(r"^(>>> ?|\.\.\. ?)")
+
+
+# Any fence marker followed by a Python tag's start, anywhere in a line: every opening fence that
+# counts matches (what precedes the marker, list items and quotes, is not looked at), so a text
+# without a match has no Python fence, which spares the parser (and its import) most READMEs.
+_MAYBE_PYTHON_FENCE = re.compile(
+    r"(?:`{3,}|~{3,})\s*\{*\.*(?:" + "|".join(sorted(map(re.escape, PYTHON_TAGS), key=len)) + ")",
+    re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1)
+def _parser():
+    """One CommonMark parser per process (making one costs as much as parsing a README)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark")
 
 
 def fence_language(info: str) -> str:
@@ -40,12 +57,12 @@ class MarkdownDocument(Document):
 
     @classmethod
     def parse(cls, text: str) -> "MarkdownDocument":
-        from markdown_it import MarkdownIt
-
-        lines = text.splitlines()
         units: List[Unit] = []
         spans: List[range] = []
-        for token in MarkdownIt("commonmark").parse(text):
+        if not _MAYBE_PYTHON_FENCE.search(text):  # most notes and READMEs: no need for the parser
+            return cls(text, units, spans)
+        lines = text.splitlines()
+        for token in _parser().parse(text):
             if token.type != "fence" or token.map is None:
                 continue
             language = fence_language(token.info)
