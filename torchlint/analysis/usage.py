@@ -12,13 +12,13 @@ The facts come from one walk over the module, made the first time a rule asks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
 from torchlint.analysis.scopes import Binding, Scope, StatementInfo
 from torchlint.syntax import is_self_attribute
-from torchlint.tree import child_nodes
+from torchlint.tree import children_lister
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
@@ -87,26 +87,43 @@ def _collect(analysis: "ModuleAnalysis") -> _Facts:
     places.update((key, (info, None)) for key, info in index.statements.items())
     for key, scope in index.scopes.items():
         places[key] = (places.get(key, (None, None))[0], scope)
-    stack: List[Tuple[cst.CSTNode, "Where"]] = [(analysis.module, (index.module_scope, start))]
+    # The place is kept in two variables; entering a statement or scope pushes the place to
+    # restore after its subtree (a tuple: nodes are never tuples), not a place per node.
+    scope, statement = index.module_scope, start
+    stack: List[object] = [analysis.module]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    listers: Dict[type, Callable[[cst.CSTNode], List[cst.CSTNode]]] = {}
     while stack:
-        node, where = stack.pop()
+        node = pop()
+        kind = type(node)  # exact types: isinstance on LibCST's ABC-based classes is slow here
+        if kind is tuple:
+            scope, statement = node  # type: ignore[misc]
+            continue
         place = places.get(id(node))
         if place is not None:
-            entered, statement = place[1], place[0]  # a def is both: its scope and its statement
-            where = (entered if entered is not None else where[0], statement if statement is not None else where[1])
-        kind = type(node)  # exact types: isinstance on LibCST's ABC-based classes is slow here
+            push((scope, statement))
+            entered_statement, entered_scope = place  # a def is both: its scope and its statement
+            if entered_scope is not None:
+                scope = entered_scope
+            if entered_statement is not None:
+                statement = entered_statement
         if kind is cst.Call:
-            _record_call(analysis, facts, node, where)  # type: ignore[arg-type]
+            _record_call(analysis, facts, node, (scope, statement))  # type: ignore[arg-type]
             callees.add(id(node.func))  # type: ignore[attr-defined]
         elif kind is cst.Attribute:
             callees.add(id(node.attr))  # type: ignore[attr-defined]  # `torch.save`: not a use of a name `save`
+        elif kind is cst.Name:
+            if id(node) not in callees:
+                facts.references[node.value] = facts.references.get(node.value, 0) + 1  # type: ignore[attr-defined]
+            continue  # a name has no syntax children
         elif kind is cst.FunctionDef or kind is cst.ClassDef:
             callees.add(id(node.name))  # type: ignore[attr-defined]
         elif kind is cst.Arg and node.keyword is not None:  # type: ignore[attr-defined]
             callees.add(id(node.keyword))  # type: ignore[attr-defined]
-        elif kind is cst.Name and id(node) not in callees:
-            facts.references[node.value] = facts.references.get(node.value, 0) + 1  # type: ignore[attr-defined]
-        stack.extend([(child, where) for child in child_nodes(node)])
+        lister = listers.get(kind)
+        if lister is None:
+            lister = listers[kind] = children_lister(kind)
+        extend(lister(node))  # type: ignore[arg-type]  # (last child first, as the facts were always kept)
     return facts
 
 
