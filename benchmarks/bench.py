@@ -199,13 +199,15 @@ def bench(label: str, path: str, work: str, runs: int, tools: Optional[str], ski
         median = statistics.median(seconds)
         results[name] = (median, min(seconds), max(seconds))
         print(f"{name:<30} {median:>9.3f} {min(seconds):>6.3f}-{max(seconds):<6.3f} {max(m for _, m in samples):>8.0f}")
-    ratio = lambda a, b: results[a][0] / results[b][0] if a in results and b in results else float("nan")
-    print(f"TorchFix / torchlint cold: {ratio('torchfix --select ALL', 'torchlint cold'):.1f}x; "
-          f"--jobs 1: {ratio('torchfix --select ALL', 'torchlint cold --jobs 1'):.1f}x (target >= 20x)")
-    print(f"torchlint cold --jobs 1 / LibCST parse-only: {ratio('torchlint cold --jobs 1', 'libcst parse-only'):.2f}x "
+    def ratio(a: str, b: str, digits: int = 1) -> str:
+        return f"{results[a][0] / results[b][0]:.{digits}f}x" if a in results and b in results else "not run"
+
+    print(f"TorchFix / torchlint cold: {ratio('torchfix --select ALL', 'torchlint cold')}; "
+          f"--jobs 1: {ratio('torchfix --select ALL', 'torchlint cold --jobs 1')} (target >= 20x)")
+    print(f"torchlint cold --jobs 1 / LibCST parse-only: {ratio('torchlint cold --jobs 1', 'libcst parse-only', 2)} "
           f"(target <= 1.5x; one file <= 1.3x)")
-    print(f"torchlint warm / Ruff: {ratio('torchlint warm', 'ruff --select ALL --no-cache'):.2f}x; "
-          f"torchlint cold / Ruff: {ratio('torchlint cold', 'ruff --select ALL --no-cache'):.1f}x")
+    print(f"torchlint warm / Ruff: {ratio('torchlint warm', 'ruff --select ALL --no-cache', 2)}; "
+          f"torchlint cold / Ruff: {ratio('torchlint cold', 'ruff --select ALL --no-cache')}")
     return results
 
 

@@ -134,3 +134,29 @@ def test_refers_to_answers_as_the_qualified_name_does():
                         assert analysis.refers_to(node, names, (info.scope, info)) is expected
                         compared += 1
     assert compared > 10_000
+
+
+def test_a_names_qualified_name_is_one_of_its_import_targets():
+    """What `import_targets` promises the rules that skip resolving other names (TL603, TL604)."""
+    import pathlib
+
+    import libcst as cst
+
+    from torchlint.analysis import ModuleAnalysis
+    from torchlint.engine import parse_source
+    from torchlint.tree import walk
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    checked = 0
+    for path in sorted((root / "fixtures").rglob("*.py")) + sorted((root / "tests" / "projects").rglob("*.py")):
+        analysis = ModuleAnalysis(parse_source(path.read_text(encoding="utf-8")))
+        for info in list(analysis.index.statements.values()):
+            for node in walk(info.node) if info.node is not None else ():
+                if type(node) is cst.Name:
+                    qualified = analysis.qualified_name(node, (info.scope, info))
+                    targets = analysis.import_targets(node.value)
+                    assert qualified is None or targets is None or qualified in targets, (path.name, node.value)
+                    checked += qualified is not None
+    assert checked > 500
+    star = ModuleAnalysis(parse_source("from torch.autograd import *\nv = Variable(x)\n"))
+    assert star.import_targets("Variable") is None

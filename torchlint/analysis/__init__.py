@@ -180,6 +180,24 @@ class ModuleAnalysis:
         qualified = self.qualified_name(node, where)
         return qualified == names if isinstance(names, str) else qualified in names
 
+    def import_targets(self, name: str) -> Optional[FrozenSet[str]]:
+        """Every qualified name (canonical) an import anywhere in the file binds `name` to; None
+        when a star import may bind it too. `qualified_name` of a `Name` node is one of these or
+        None, so a name with none of the qualified names a rule asks about needs no resolving."""
+        if self.index.module_scope.star_imports:
+            return None
+        return self._import_targets.get(name, frozenset())
+
+    @cached_property
+    def _import_targets(self) -> Dict[str, FrozenSet[str]]:
+        found: Dict[str, Set[str]] = {}
+        for scope in self.index.scopes.values():
+            for name, bindings in scope.bindings.items():
+                for binding in bindings:
+                    if binding.kind == "import" and binding.qualified:
+                        found.setdefault(name, set()).add(canonical(binding.qualified))
+        return {name: frozenset(targets) for name, targets in found.items()}
+
     def kind(self, expr: cst.BaseExpression, where: Optional[Where] = None) -> "Kind":
         """What kind of value `expr` is (Module, Tensor, Optimizer, Loss or Unknown), with the evidence."""
         return self.kinds.kind(expr, where)

@@ -7,7 +7,7 @@ depends on the entry and on the oldest torch / torchvision the project supports.
 
 from __future__ import annotations
 
-from typing import List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -43,6 +43,7 @@ class _DeprecationTracker(Rule):
     def __init__(self, analysis) -> None:
         super().__init__(analysis)
         self._seen: Set[int] = set()
+        self._names_an_entry: Dict[str, bool] = {}
 
     # ------------------------------------------------------------------ which rule reports
     def _applies(self, entry: Deprecation) -> bool:
@@ -92,11 +93,21 @@ class _DeprecationTracker(Rule):
             self._reference(node, entry, None)
 
     def visit_Name(self, node: cst.Name) -> None:
-        if id(node) in self._seen:
+        if id(node) in self._seen or not self._may_name_an_entry(node.value):
             return
         entry = deprecations().for_name(self.analysis.qualified_name(node))
         if entry is not None:
             self._reference(node, entry, None)
+
+    def _may_name_an_entry(self, name: str) -> bool:
+        """Some import of the file binds `name` to a table entry (or a star import may): names
+        are most of a file's nodes, and resolving each through its scopes is the rule's cost."""
+        known = self._names_an_entry.get(name)
+        if known is None:
+            targets = self.analysis.import_targets(name)
+            table = deprecations()
+            known = self._names_an_entry[name] = targets is None or any(table.for_name(t) for t in targets)
+        return known
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
