@@ -9,9 +9,8 @@ Rules use it to stay silent for models that provably have no such layer.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional
+from typing import TYPE_CHECKING, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 import libcst as cst
 
@@ -19,6 +18,7 @@ from torchlint.analysis.summary import CLASS, INSTANCE
 from torchlint.analysis.torch_api import is_module_factory
 from torchlint.analysis.values import strip_module_methods
 from torchlint.syntax import argument, argument_value
+from torchlint.tree import walk
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
@@ -50,7 +50,6 @@ _VALUE_BUILTINS = frozenset("int float str bool len range max min abs round sum 
 _SEQUENCE_BUILTINS = frozenset("list tuple sorted reversed dict".split())
 _LITERALS = (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString,
              cst.FormattedString, cst.Comparison, cst.Lambda)
-_SELF_TRAINING = re.compile(r"\bself\.training\b")
 
 
 @dataclass(frozen=True)
@@ -350,7 +349,7 @@ class ModelClasses:
         result = NONE
         for base in classdef.bases:
             result |= self._class_expr(base.value, where, super_call.args if super_call else (), 0)
-        if _SELF_TRAINING.search(self.analysis.module.code_for_node(classdef)):
+        if any(attribute == "training" for attribute, _ in _self_attributes(classdef)):
             result |= ModeLayers(frozenset({"self.training"}))
         building = _building_methods(self.analysis, classdef, init)
         building_ids = {id(method) for method in building}
@@ -452,12 +451,23 @@ def _super_init_call(init: cst.FunctionDef) -> Optional[cst.Call]:
     return None
 
 
+def _self_attributes(node: cst.CSTNode) -> Iterator[Tuple[str, bool]]:
+    """(name, called) of each `self.name` in the code under `node` (`self.name(...)`: called);
+    read from the tree, so a comment or a string that mentions `self.training` is not code."""
+    called = set()
+    for child in walk(node):
+        if type(child) is cst.Call and type(child.func) is cst.Attribute:  # type: ignore[attr-defined]
+            called.add(id(child.func))  # type: ignore[attr-defined]
+        elif type(child) is cst.Attribute and type(child.value) is cst.Name and child.value.value == "self":  # type: ignore[attr-defined]
+            yield child.attr.value, id(child) in called  # type: ignore[attr-defined]
+
+
 def _building_methods(analysis, classdef: cst.ClassDef, init: Optional[cst.FunctionDef]):
     """`__init__` and the methods it calls as `self.name(...)`: where submodules are created."""
     if init is None:
         return []
     methods = [init]
-    for name in sorted(set(re.findall(r"\bself\.(\w+)\(", analysis.module.code_for_node(init)))):
+    for name in sorted({attribute for attribute, called in _self_attributes(init) if called}):
         method = _method(classdef, name)
         if method is not None and method is not init:
             methods.append(method)
