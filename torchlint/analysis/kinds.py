@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Optional, Tuple
 
 import libcst as cst
 
@@ -62,6 +62,8 @@ class LossCall:
 class Kinds:
     def __init__(self, analysis: "ModuleAnalysis") -> None:
         self.analysis = analysis
+        # call and place -> (the call, its answer): TL101 and TL102 both ask it of every call
+        self._loss_calls: Dict[Tuple[int, int, int], Tuple[cst.Call, Optional[LossCall]]] = {}
 
     def kind(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> Kind:
         values, tensors = self.analysis.values, self.analysis.tensors
@@ -98,6 +100,16 @@ class Kinds:
 
     def loss_call(self, call: cst.Call, where: Optional["Where"] = None) -> Optional[LossCall]:
         """`F.cross_entropy(x, y)` or `criterion(x, y)` with `criterion` a loss module."""
+        place = where or self.analysis.where()
+        key = (id(call), id(place[0]), id(place[1]))
+        known = self._loss_calls.get(key)
+        if known is not None and known[0] is call:  # the call is held: its id is not reused
+            return known[1]
+        answer = self._loss_call(call, where)  # `where` as given: None keeps lambda variables in force
+        self._loss_calls[key] = (call, answer)
+        return answer
+
+    def _loss_call(self, call: cst.Call, where: Optional["Where"]) -> Optional[LossCall]:
         func = call.func
         qualified = self.analysis.qualified_name(func, where)
         if qualified in LOSS_FUNCTIONS:
