@@ -246,6 +246,23 @@ def test_console_script_runs_as_a_process(write, tmp_path):
     assert "TL502" in process.stdout
 
 
+def test_the_command_exits_fast_with_its_output_whole_and_its_code(write, tmp_path):
+    """`console_main` leaves without the interpreter's teardown: nothing written may be lost,
+    the exit code is main's, and a reader that leaves early is no error."""
+    paths = [write(f"bad{index}.py", BAD) for index in range(30)]
+    command = [sys.executable, "-m", "torchlint", "check", "--no-cache", "--output-format", "json", *map(str, paths)]
+    process = subprocess.run(command, capture_output=True, text=True)
+    assert process.returncode == 1 and len(json.loads(process.stdout)) == 30 and not process.stderr
+    error = subprocess.run([sys.executable, "-m", "torchlint", "check", "--select", "TL999", str(paths[0])],
+                           capture_output=True, text=True)
+    assert error.returncode == 2 and "unknown rule selector" in error.stderr
+    reader = subprocess.Popen(command[:-30] + ["--output-format", "text", *map(str, paths)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    assert reader.stdout is not None and reader.stdout.readline()
+    reader.stdout.close()  # the reader leaves after one line
+    assert reader.wait(timeout=60) in (0, 1) and b"Traceback" not in reader.stderr.read()
+
+
 def test_excludes_apply_below_the_checked_folder_not_to_its_ancestors(cli, write, tmp_path):
     write("build/project/src/bad.py", BAD)
     write("build/project/build/gen.py", BAD)

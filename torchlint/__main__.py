@@ -1,5 +1,3 @@
-import sys
+from torchlint.cli import console_main
 
-from torchlint.cli import main
-
-sys.exit(main())
+console_main()

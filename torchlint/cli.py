@@ -119,6 +119,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_ERROR
 
 
+def console_main() -> NoReturn:
+    """The `torchlint` command and `python -m torchlint`: `main`, its output flushed, then an
+    exit without the interpreter's teardown, which frees every module and object one by one
+    (a twentieth of a one-file check; mypy exits the same way). Nothing is left to finish by
+    then: workers are joined and the cache is written inside `main`. The language server, which
+    hands its stream to another library, exits the ordinary way."""
+    code = main()
+    if sys.argv[1:2] == ["server"]:
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, OSError, ValueError):  # the reader left, or the stream is closed
+            pass
+    os._exit(code)
+
+
 def _check(args: argparse.Namespace) -> int:
     overrides = Overrides(args.select, args.ignore, args.extend_select, args.extend_exclude, args.target_torch,
                           args.extend_include, True if args.preview else None)
