@@ -121,7 +121,7 @@ def torchlint_command(work: str) -> List[str]:
         import compileall  # as `pip install` does: with PYTHONDONTWRITEBYTECODE set, every run would compile
 
         compileall.compile_dir(frozen, quiet=1)
-    launch = f"import sys; sys.path.insert(0, {frozen!r}); from torchlint.cli import main; sys.exit(main())"
+    launch = f"import sys; sys.path.insert(0, {frozen!r}); from torchlint.cli import console_main; console_main()"
     return [sys.executable, "-I", "-c", launch]
 
 

@@ -112,10 +112,32 @@ TORCHFIX_EXAMPLES = {
 
 
 def _torchfix_codes():
-    from torchlint.analysis.deprecations import tomllib
+    from torchlint.data_files import parse_toml
 
-    with open(ROOT / "torchlint" / "data" / "torchfix_codes.toml", "rb") as handle:
-        return tomllib.load(handle)
+    return parse_toml(str(ROOT / "torchlint" / "data" / "torchfix_codes.toml"))
+
+
+@pytest.mark.parametrize("name", ["deprecations.toml", "libraries.toml", "torchvision_weights.toml"])
+def test_a_table_read_from_its_parsed_copy_is_the_table(name, tmp_path, monkeypatch):
+    """torchlint/data_files.py: the JSON kept beside the bytecode gives what the TOML says; an
+    edited table (another size or time) is parsed again; an unwritable folder only costs time."""
+    from torchlint import data_files
+
+    expected = data_files.parse_toml(str(ROOT / "torchlint" / "data" / name))
+    monkeypatch.setattr(data_files, "_PARSED", str(tmp_path / "parsed"))
+    assert data_files.load_table(name) == expected  # parsed, then kept
+    kept = list((tmp_path / "parsed").iterdir())
+    assert len(kept) == 1 and kept[0].name.startswith(f"torchlint-data-{name}-")
+    assert data_files.load_table(name) == expected  # from the copy
+    copy = tmp_path / "data"
+    copy.mkdir()
+    (copy / name).write_bytes((ROOT / "torchlint" / "data" / name).read_bytes() + b"\n# edited\n")
+    monkeypatch.setattr(data_files, "DATA", str(copy))
+    assert data_files.load_table(name) == expected
+    assert len(list((tmp_path / "parsed").iterdir())) == 1  # the old copy is gone
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setattr(data_files, "_PARSED", str(tmp_path / "a-file" / "parsed"))  # cannot be made
+    assert data_files.load_table(name) == expected
 
 
 def test_every_torchfix_code_is_mapped_to_real_rules():

@@ -17,10 +17,6 @@ from torchlint.catalog import rule_infos
 from torchlint.rule import LintOptions, Rule
 from torchlint.sources import DEFAULT_EXCLUDES
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 _LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude", "src", "extend-include")
 KNOWN_KEYS = frozenset(_LIST_KEYS + ("per-file-ignores", "target-torch", "target-torchvision", "preview"))
@@ -42,6 +38,10 @@ class FileConfig:
 
 
 def _read_toml(path: str) -> Dict[str, Any]:
+    if sys.version_info >= (3, 11):  # here: a run with no configuration file never imports it
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)

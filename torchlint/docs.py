@@ -41,11 +41,9 @@ def render_index() -> str:
 
 def render_torchfix() -> str:
     """rules/torchfix.md: every TorchFix code and the torchlint rule that covers it."""
-    from torchlint.analysis.deprecations import tomllib
+    from torchlint.data_files import DATA, parse_toml
 
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "torchfix_codes.toml")
-    with open(path, "rb") as handle:
-        codes = tomllib.load(handle)
+    codes = parse_toml(os.path.join(DATA, "torchfix_codes.toml"))
     lines = ["# TorchFix codes and the torchlint rules that cover them", "",
              "Generated from torchlint/data/torchfix_codes.toml by `python -m torchlint.docs`.", "",
              "| TorchFix | What it reports | torchlint | Notes |", "| --- | --- | --- | --- |"]

@@ -32,7 +32,8 @@ class TorchApi:
         self.version: str = data["torch_version"]
         self.historical = historical  # names of earlier releases, gone from this one
         self._modules: Dict[str, Dict] = data["modules"]
-        self._signatures: List[FrozenSet[str]] = [frozenset(s) for s in data["signatures"]]
+        self._signature_lists: List[List[str]] = data["signatures"]
+        self._signatures: Dict[int, FrozenSet[str]] = {}  # made when asked: most runs ask for few
 
     # ----------------------------------------------------------------- modules
     def is_module(self, qualified: str) -> bool:
@@ -75,7 +76,11 @@ class TorchApi:
         code = self._code(qualified)
         if not code or len(code) == 1:
             return None
-        return self._signatures[int(code[1:])]
+        index = int(code[1:])
+        found = self._signatures.get(index)
+        if found is None:
+            found = self._signatures[index] = frozenset(self._signature_lists[index])
+        return found
 
     def _code(self, qualified: str) -> Optional[str]:
         parent, _, last = qualified.rpartition(".")

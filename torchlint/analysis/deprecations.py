@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from torchlint.data_files import load_table
+
 
 _TABLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "deprecations.toml")
 
@@ -97,8 +94,7 @@ class DeprecationTable:
 
 @lru_cache(maxsize=1)
 def deprecations() -> DeprecationTable:
-    with open(_TABLE, "rb") as handle:
-        data = tomllib.load(handle)
+    data = load_table("deprecations.toml")
     entries = []
     for raw in data["entry"]:
         names = raw.get("names") or [raw["name"]]

@@ -8,20 +8,15 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
-from importlib import resources
 from typing import Dict, FrozenSet, Pattern, Tuple
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from torchlint.data_files import load_table
+
 
 
 @functools.lru_cache(maxsize=None)
 def _table() -> Dict[str, Tuple[FrozenSet[str], Tuple[Pattern[str], ...]]]:
-    text = resources.files("torchlint.data").joinpath("libraries.toml").read_text(encoding="utf-8")
-    data = tomllib.loads(text)
+    data = load_table("libraries.toml")
     table = {}
     for section in ("module_classes", "module_factories"):
         entry = data[section]

@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
@@ -261,6 +260,7 @@ def store_summary(project: "Project", summary: ModuleSummary) -> None:
         return
     try:
         os.makedirs(os.path.dirname(location), exist_ok=True)
+        import tempfile  # here: a run that writes nothing never imports it
         handle, temporary = tempfile.mkstemp(dir=os.path.dirname(location), suffix=".tmp")
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(summary.to_json(), out)

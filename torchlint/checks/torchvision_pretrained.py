@@ -1,18 +1,14 @@
 from __future__ import annotations
 
 import os
-import sys
 from functools import lru_cache
 from typing import Dict, Optional, Tuple
 
 import libcst as cst
 
 from torchlint.rule import SAFE, Edit, Fix, Rule, register
+from torchlint.data_files import load_table
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 _TABLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "torchvision_weights.toml")
 _WEIGHTS_API = (0, 13)  # the torchvision release that introduced `weights=` and deprecated `pretrained=`
@@ -21,8 +17,7 @@ _SUBPACKAGES = ("detection", "segmentation", "video")
 
 @lru_cache(maxsize=1)
 def _builders() -> Dict[str, Tuple[str, str]]:
-    with open(_TABLE, "rb") as handle:
-        return {name: (enum, member) for name, (enum, member) in tomllib.load(handle)["builders"].items()}
+    return {name: (enum, member) for name, (enum, member) in load_table("torchvision_weights.toml")["builders"].items()}
 
 
 def weights_for(qualified: Optional[str]) -> Optional[Tuple[str, str]]:
