@@ -9,11 +9,11 @@ not be imported when the table was made, a callable that takes `**kwargs`.
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 from functools import lru_cache
 from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
+
+from torchlint.data_files import load_table
 
 _DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 _TABLE = os.path.join(_DATA, "torch_api.json.gz")
@@ -92,8 +92,7 @@ class TorchApi:
 def torch_api() -> TorchApi:
     with open(_HISTORICAL, encoding="utf-8") as handle:
         historical = frozenset(line.strip() for line in handle if line.strip() and not line.startswith("#"))
-    with open(_TABLE, "rb") as handle:
-        return TorchApi(json.loads(gzip.decompress(handle.read())), historical)
+    return TorchApi(load_table(os.path.basename(_TABLE)), historical)
 
 
 def edit_distance(a: str, b: str, limit: int = 3) -> int:
