@@ -14,7 +14,7 @@ project-wide program model can later answer it for the saves of the whole projec
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Tuple, cast
 
 import libcst as cst
 
@@ -111,7 +111,7 @@ class CheckpointFacts:
             return False
         scope, stmt = where
         for node, node_where, _ in self._walk():
-            if not isinstance(node, cst.Call) or not self.analysis.refers_to(node.func, "torch.load", node_where):
+            if type(node) is not cst.Call or not self.analysis.refers_to(node.func, "torch.load", node_where):  # type: ignore[attr-defined]
                 continue
             load_scope, load_stmt = node_where
             if load_scope is not scope or load_stmt.seq <= stmt.seq or \
@@ -148,7 +148,7 @@ class CheckpointFacts:
 
     def _save_calls(self) -> Iterator[Tuple[cst.Call, "Where"]]:
         for node, where, _ in self._walk():
-            if isinstance(node, cst.Call) and self.analysis.refers_to(node.func, "torch.save", where):
+            if type(node) is cst.Call and self.analysis.refers_to(node.func, "torch.save", where):  # type: ignore[attr-defined]
                 yield node, where
 
     def _walk(self) -> List[Tuple[cst.CSTNode, "Where", Dict[str, cst.BaseExpression]]]:
@@ -172,18 +172,21 @@ class CheckpointFacts:
         and attribute reads `value.attr` that are not calls and that no tensor has ("object")."""
         if self._use_list is None:
             self._use_list = []
-            called = {id(n.func) for n, _, _ in self._walk() if isinstance(n, cst.Call)}
+            called = {id(n.func) for n, _, _ in self._walk() if type(n) is cst.Call}  # type: ignore[attr-defined]
             for node, where, comprehension in self._walk():
-                if isinstance(node, cst.Call) and node.args and (
-                        self.analysis.refers_to(node.func, "torch.from_numpy", where)):
-                    value = node.args[0].value
-                    if isinstance(value, cst.Name) and value.value in comprehension:
-                        value = comprehension[value.value]
-                    self._use_list.append(("numpy", value, where, node))
-                elif (isinstance(node, cst.Attribute) and id(node) not in called
-                      and node.attr.value not in _TENSOR_ATTRIBUTES and not is_name(node.value, "self")
-                      and isinstance(node.value, (cst.Name, cst.Subscript))):
-                    self._use_list.append(("object", node, where, node))
+                kind = type(node)  # exact types: the walk's nodes are many, and LibCST's isinstance is slow
+                if kind is cst.Call:
+                    call = cast(cst.Call, node)
+                    if call.args and self.analysis.refers_to(call.func, "torch.from_numpy", where):
+                        value = call.args[0].value
+                        if isinstance(value, cst.Name) and value.value in comprehension:
+                            value = comprehension[value.value]
+                        self._use_list.append(("numpy", value, where, call))
+                elif kind is cst.Attribute:
+                    attribute = cast(cst.Attribute, node)
+                    if (id(attribute) not in called and attribute.attr.value not in _TENSOR_ATTRIBUTES
+                            and not is_name(attribute.value, "self") and type(attribute.value) in (cst.Name, cst.Subscript)):
+                        self._use_list.append(("object", attribute, where, attribute))
         return self._use_list
 
     def _reaches(self, expr: cst.BaseExpression, where: "Where", load: cst.Call, depth: int) -> bool:
