@@ -10,10 +10,14 @@ match, and hands back its result or its exception.
 from __future__ import annotations
 
 import os
-import queue
 import sys
 import threading
 from typing import Callable, List, Optional, Tuple, TypeVar, cast
+
+try:
+    from _queue import SimpleQueue  # what `queue.SimpleQueue` is, without importing `queue` (1 ms)
+except ImportError:  # pragma: no cover  (another Python than CPython)
+    from queue import SimpleQueue
 
 T = TypeVar("T")
 
@@ -51,8 +55,7 @@ class _DeepWorker:
     def __init__(self) -> None:
         self.pid = os.getpid()  # a forked worker process inherits the object, not the thread
         self.busy = threading.Lock()
-        self._tasks: "queue.SimpleQueue[Tuple[Callable[[], object], List[object], threading.Event]]" = \
-            queue.SimpleQueue()
+        self._tasks: "SimpleQueue[Tuple[Callable[[], object], List[object], threading.Event]]" = SimpleQueue()
         with _lock:  # stack_size is process-wide: set it only for the thread made here
             previous = threading.stack_size(STACK_BYTES)
             try:

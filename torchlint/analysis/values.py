@@ -36,6 +36,9 @@ class ValueFacts:
         self._module_classes: Dict[int, bool] = {}
         self._visiting: Set[int] = set()  # origins being judged now: a cycle adds no evidence
         self.imported: Dict[int, str] = {}  # origin nodes standing for an imported name: its qualified name
+        # One stand-in node per import binding, held here: a node made at each ask would be freed
+        # and its id, the key of `imported`, given to another node.
+        self._import_nodes: Dict[int, cst.Name] = {}
         self.usage = Usage(analysis)
         self._following: Set[int] = set()  # bindings and parameters followed now, for usage and call sites
 
@@ -136,8 +139,10 @@ class ValueFacts:
         if binding.kind in ("assign", "annassign") and binding.value is not None:
             return self._collect(binding.value, where, found, seen, depth + 1)
         if binding.kind == "import":
-            node = cst.Name(binding.name)
-            self.imported[id(node)] = binding.qualified or ""
+            node = self._import_nodes.get(id(binding))
+            if node is None:
+                node = self._import_nodes[id(binding)] = cst.Name(binding.name)
+                self.imported[id(node)] = binding.qualified or ""
             found.append((node, where))
             return True
         if binding.kind in ("param", "def", "class"):
