@@ -300,3 +300,24 @@ def test_a_nul_byte_anywhere_is_a_syntax_error_and_the_file_is_not_fixed():
     text = "#\x00 -*- coding: latin-1 -*-\nimport torch\nstate = torch.load(path)\n"
     assert [(f.code, f.line) for f in lint_text(text, all_rules()).findings] == [("TL001", 1)]
     assert fix_text(text, all_rules(), unsafe=True).text == text
+
+
+def test_the_code_version_follows_every_source_and_table():
+    """An edited rule or data table (another size or modification time) names another code
+    version, so results cached by the old code are not reused; nothing else changes it."""
+    import os
+
+    from torchlint import cache
+
+    table = os.path.join(os.path.dirname(cache.__file__), "data", "libraries.toml")
+    status = os.stat(table)
+    cache.code_version.cache_clear()
+    before = cache.code_version()
+    try:
+        os.utime(table, ns=(status.st_atime_ns, status.st_mtime_ns + 1_000_000))
+        cache.code_version.cache_clear()
+        assert cache.code_version() != before
+    finally:
+        os.utime(table, ns=(status.st_atime_ns, status.st_mtime_ns))
+        cache.code_version.cache_clear()
+    assert cache.code_version() == before
