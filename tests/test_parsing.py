@@ -8,7 +8,6 @@ import pathlib
 import libcst as cst
 import pytest
 
-from torchlint import parsing
 from torchlint.parsing import _constructors, _trusted_construction, parse_source
 
 from test_tree import SYNTAX
@@ -21,11 +20,13 @@ TEXTS = [("syntax", SYNTAX)] + [(str(p.relative_to(ROOT)), p.read_text(encoding=
 
 @pytest.mark.parametrize("label, text", TEXTS, ids=[label for label, _ in TEXTS])
 @pytest.mark.parametrize("fast", [False, True])
-def test_a_trusted_parse_builds_the_tree_libcst_builds(label, text, fast, monkeypatch):
-    monkeypatch.setattr(parsing, "FAST_AFTER_CHARS", -1 if fast else 10**12)
-    trusted, plain = parse_source(text, checked=True), cst.parse_module(text)
+def test_a_trusted_parse_builds_the_tree_libcst_builds(label, text, fast):
+    with _trusted_construction(fast):
+        trusted = cst.parse_module(text)
+    plain = cst.parse_module(text)
     assert trusted.code == text
     assert trusted.deep_equals(plain)
+    assert parse_source(text, checked=True).deep_equals(plain)
 
 
 def test_every_public_node_class_gets_a_fast_constructor_and_keeps_its_own():
@@ -63,7 +64,28 @@ def test_constructors_are_restored_when_the_parse_fails():
         cst.Name("1x")
 
 
+def test_the_constructors_compiled_code_is_kept_and_reused(tmp_path, monkeypatch):
+    """Compiled once per install (named by its source's digest), loaded by every later process."""
+    from torchlint import data_files
+
+    monkeypatch.setattr(data_files, "_PARSED", str(tmp_path))
+    _constructors.cache_clear()
+    try:
+        first = _constructors()
+        kept = [p.name for p in tmp_path.iterdir()]
+        assert len(kept) == 1 and kept[0].startswith("torchlint-constructors-")
+        _constructors.cache_clear()
+        again = _constructors()  # from the kept code
+        assert set(again) == set(first)
+        with _trusted_construction():
+            assert cst.parse_module("x = f(a, *b, k=1)\n").deep_equals(cst.parse_module("x = f(a, *b, k=1)\n"))
+    finally:
+        _constructors.cache_clear()
+
+
 def test_fast_constructors_are_made_only_once_parsing_repays_them(monkeypatch):
+    from torchlint import parsing
+
     _constructors.cache_clear()
     monkeypatch.setattr(parsing, "_parsed_chars", 0)
     parse_source("x = 1\n", checked=True)  # a one-file check: making them would cost more than they save

@@ -147,7 +147,7 @@ def test_memory_stays_flat_in_the_number_of_files(tmp_path):
     options = runner.RunOptions()
     from torchlint.parsing import _constructors
 
-    _constructors()  # made once a process has parsed 100 KB (a one-time 0.4 MB, not per file)
+    _constructors()  # made once a process has parsed 50 KB (a one-time 0.4 MB, not per file)
     tracemalloc.start()
     try:
         heaps = []

@@ -15,7 +15,9 @@ import json
 import marshal
 import os
 import sys
-from typing import Any, Dict
+from typing import Any, Callable, Dict, TypeVar
+
+T = TypeVar("T")
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 _PARSED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")
@@ -26,16 +28,22 @@ def load_table(name: str) -> Dict[str, Any]:
     """The parsed contents of torchlint/data/`name` (a .toml or .json.gz file)."""
     source = os.path.join(DATA, name)
     status = os.stat(source)
-    stem = f"{_PREFIX}{name}-"
-    parsed = os.path.join(_PARSED, f"{stem}{status.st_size}-{status.st_mtime_ns}.{sys.implementation.cache_tag}.marshal")
+    return kept(f"{_PREFIX}{name}-", f"{status.st_size}-{status.st_mtime_ns}",
+                lambda: parse_toml(source) if name.endswith(".toml") else _parse_json_gz(source))
+
+
+def kept(stem: str, key: str, make: Callable[[], T]) -> T:
+    """`make()`, kept in marshal form beside the bytecode as `stem` + `key` (and the Python that
+    wrote it); what earlier keys left is removed when a new one is written."""
+    path = os.path.join(_PARSED, f"{stem}{key}.{sys.implementation.cache_tag}.marshal")
     try:
-        with open(parsed, "rb") as handle:
+        with open(path, "rb") as handle:
             return marshal.loads(handle.read())  # (load() reads the file piece by piece: 3x slower)
     except (OSError, ValueError, EOFError, TypeError):
         pass
-    data = parse_toml(source) if name.endswith(".toml") else _parse_json_gz(source)
-    _keep(parsed, stem, data)
-    return data
+    value = make()
+    _keep(path, stem, value)
+    return value
 
 
 def _parse_json_gz(path: str) -> Dict[str, Any]:
@@ -52,15 +60,15 @@ def parse_toml(path: str) -> Dict[str, Any]:
         return tomllib.load(handle)
 
 
-def _keep(path: str, stem: str, data: Dict[str, Any]) -> None:
-    """Atomically (temporary file + rename), removing what earlier versions of the table left."""
+def _keep(path: str, stem: str, value: object) -> None:
+    """Atomically (temporary file + rename), removing what earlier keys of `stem` left."""
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         import tempfile  # here: a run that finds the parsed table never imports it
 
         handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
         with os.fdopen(handle, "wb") as out:
-            marshal.dump(data, out)
+            marshal.dump(value, out)  # type: ignore[arg-type]
         os.replace(temporary, path)
         for other in os.listdir(os.path.dirname(path)):
             if other.startswith(stem) and other != os.path.basename(path):
