@@ -10,7 +10,6 @@ so fixed files get new keys: nothing needs invalidating by hand.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
@@ -27,6 +26,7 @@ class ResultCache:
         self.folder = folder
 
     def key(self, digest: str, settings_key: str) -> str:
+        import hashlib  # here: a run without the cache never imports it
         return hashlib.sha256(f"{_FORMAT}\0{code_version()}\0{settings_key}\0{digest}".encode()).hexdigest()
 
     def _path(self, key: str) -> str:
@@ -80,20 +80,23 @@ class ResultCache:
 
 @functools.lru_cache(maxsize=None)
 def code_version() -> str:
-    """The version plus a digest of the name, size and modification time of torchlint's own
+    """The version plus a checksum of the name, size and modification time of torchlint's own
     sources and data tables: an edited rule or table (editable installs, development) never gets
-    results cached by the old code. Python's bytecode cache trusts the same two facts of a source;
-    reading every source instead cost a millisecond and a half of each run."""
-    digest = hashlib.sha256(__version__.encode())
+    results cached by the old code. Python's bytecode cache trusts the same two facts of a
+    source; reading every source instead cost a millisecond and a half of each run. (zlib's
+    checksums, not hashlib: a run without the cache never imports hashlib.)"""
+    import zlib
+
     package = os.path.dirname(os.path.abspath(__file__))
+    lines = [__version__]
     for folder, dirs, files in os.walk(package):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(files):
             if name.endswith((".py", ".toml", ".json.gz", ".txt")):
                 status = os.stat(os.path.join(folder, name))
-                relative = os.path.relpath(os.path.join(folder, name), package)
-                digest.update(f"{relative}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+                lines.append(f"{os.path.relpath(os.path.join(folder, name), package)}\0{status.st_size}\0{status.st_mtime_ns}")
+    listing = "\n".join(lines).encode()
+    return f"{__version__}-{zlib.crc32(listing):08x}{zlib.adler32(listing):08x}{len(listing):x}"
 
 
 def _record(finding: Finding) -> dict:

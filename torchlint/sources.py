@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import hashlib
 import io
 import os
 import re
 import stat
 import tokenize
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Optional, Pattern, Sequence, Set, Tuple, Union
 
 DEFAULT_EXCLUDES = (
@@ -34,7 +33,15 @@ class SourceFile:
     path: str
     text: str
     encoding: str  # "utf-8-sig" when the file starts with a BOM: encoding back restores it
-    digest: str = ""  # sha256 of the bytes read, for the result cache
+    data: bytes = field(default=b"", repr=False)  # the bytes read
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the bytes read, for the result cache: made when asked (a run without the
+        cache never imports hashlib)."""
+        import hashlib
+
+        return hashlib.sha256(self.data).hexdigest()
 
 
 def read_source(path: str) -> SourceFile:
@@ -58,7 +65,7 @@ def source_from_bytes(path: str, data: bytes) -> SourceFile:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as error:
         raise SourceError(f"cannot decode file as {encoding}: {error}") from None
-    return SourceFile(path, text, encoding, hashlib.sha256(data).hexdigest())
+    return SourceFile(path, text, encoding, data)
 
 
 def write_source(source: SourceFile, new_text: str) -> None:
@@ -197,6 +204,8 @@ def iter_python_files(paths: Iterable[str], excludes: Excludes, force_exclude: b
 
 def file_digest(path: str) -> Optional[str]:
     """sha256 of a file's bytes (None when it cannot be read): how the caches know a file."""
+    import hashlib
+
     try:
         with open(path, "rb") as handle:
             return hashlib.sha256(handle.read()).hexdigest()

@@ -15,7 +15,6 @@ digests go into its result cache entry.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import re
 import stat
@@ -177,6 +176,7 @@ class Project:
 
     def digest(self, path: str) -> Optional[str]:
         if path in self.overrides:
+            import hashlib  # here: a run without the cache never imports it
             return hashlib.sha256(self.overrides[path].encode("utf-8", "surrogatepass")).hexdigest()
         return file_digest(path)
 
@@ -313,6 +313,7 @@ class ImportContext:
             rb"|from\s+[\w.]+\s+import\s+[^#\n]*\b" + stem + rb"\b)", re.MULTILINE)
         for path in sorted(mentions - {self.path}):
             data = self.project.searched_content(path)
+            import hashlib  # here: a run without the cache never imports it
             self.consumed.setdefault(path, hashlib.sha256(data).hexdigest())
             if importing.search(data):
                 return True

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -235,6 +234,7 @@ def _cache_path(project: "Project", path: str, digest: str) -> Optional[str]:
         return None
     from torchlint.cache import code_version
 
+    import hashlib  # here: a run without the cache never imports it
     key = hashlib.sha256(f"{_FORMAT}\0{code_version()}\0{os.path.abspath(path)}\0{digest}".encode()).hexdigest()
     return os.path.join(project.cache_dir, "summaries", key[:2], key + ".json")
 

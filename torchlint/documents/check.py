@@ -13,7 +13,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from torchlint.documents import NOTEBOOK, Document, Unit
+from torchlint.documents import Document, Unit
 from torchlint.rule import Finding
 
 _SEPARATOR = "# torchlint:unit {} 7c3e\n"

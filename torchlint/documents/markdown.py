@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from torchlint.documents import MARKDOWN, Document, Unit
 from torchlint.documents.magics import mask_timed, syntax_error
