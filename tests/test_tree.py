@@ -127,3 +127,34 @@ def _depth(node: ast.AST) -> int:
     children = [child for child in ast.iter_child_nodes(node)
                 if not isinstance(child, (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.alias))]
     return 1 + max((_depth(child) for child in children), default=0)
+
+
+def test_libcsts_sequence_fields_hold_only_nodes():
+    """What the generated listers rely on: every sequence field a walk reads is annotated with
+    node classes only (a LibCST release that changed this would break the walks loudly here)."""
+    import collections.abc
+    import dataclasses
+    import typing
+
+    from torchlint.tree import node_types
+
+    def flat(annotation):
+        if typing.get_origin(annotation) is typing.Union:
+            for argument in typing.get_args(annotation):
+                yield from flat(argument)
+        else:
+            yield annotation
+
+    checked = 0
+    for kind in node_types(cst.CSTNode):
+        if not dataclasses.is_dataclass(kind) or "__init__" not in kind.__dict__:
+            continue
+        hints = typing.get_type_hints(kind, vars(cst))
+        for name in child_fields(kind):
+            for annotation in flat(hints[name]):
+                if typing.get_origin(annotation) in (collections.abc.Sequence, list, tuple):
+                    checked += 1
+                    items = [item for argument in typing.get_args(annotation) for item in flat(argument)]
+                    assert all(isinstance(item, type) and issubclass(item, cst.CSTNode) for item in items), (
+                        kind.__name__, name, annotation)
+    assert checked > 50
