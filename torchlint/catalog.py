@@ -20,6 +20,8 @@ FORMAT = "2"
 
 @dataclass(frozen=True)
 class RuleInfo:
+    """A rule's metadata, as the command line needs it without importing the rule."""
+
     code: str
     name: str
     summary: str

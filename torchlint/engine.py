@@ -37,12 +37,16 @@ MAGIC_TIMED = ("%time",)  # evidence for TL401 that is not in the code: a timing
 
 @dataclass
 class LintResult:
+    """A text's findings, and its parsed module when it was parsed."""
+
     findings: List[Finding]
     module: Optional[cst.Module] = None  # None when the file was not parsed (no trigger, syntax error)
 
 
 @dataclass
 class FixResult:
+    """The fixed text, what is left to report, and the fixes applied or dropped."""
+
     text: str
     findings: List[Finding]  # what remains after fixing
     fixed: int = 0  # number of findings fixed

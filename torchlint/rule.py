@@ -35,6 +35,8 @@ class Edit:
 
 @dataclass(frozen=True)
 class Fix:
+    """A fix: its safety, what it does in words, and the node replacements."""
+
     applicability: str  # SAFE or UNSAFE
     message: str
     edits: Tuple[Edit, ...]
@@ -42,6 +44,8 @@ class Fix:
 
 @dataclass
 class Finding:
+    """One problem a rule reports: where, what, and the fix it offers."""
+
     code: str
     message: str
     node: Optional[cst.CSTNode] = None

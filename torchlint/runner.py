@@ -27,6 +27,8 @@ SYNTAX_ERROR_CODE = "TL001"
 
 @dataclass
 class FileOutcome:
+    """What processing one file gave: findings, fixes, a diff, messages for stderr."""
+
     result: FileFindings
     fixed: int = 0
     diff: str = ""
@@ -39,6 +41,8 @@ class FileOutcome:
 
 @dataclass(frozen=True)
 class RunOptions:
+    """How a run treats files: fix mode, unsafe fixes, the cache folder."""
+
     fix_mode: str = FIX_OFF
     unsafe: bool = False
     cache_dir: Optional[str] = None  # None: no cache

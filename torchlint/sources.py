@@ -30,6 +30,8 @@ class SourceError(Exception):
 
 @dataclass
 class SourceFile:
+    """A file's text as Python decodes it, with its encoding and the bytes read."""
+
     path: str
     text: str
     encoding: str  # "utf-8-sig" when the file starts with a BOM: encoding back restores it

@@ -40,6 +40,8 @@ _NON_TENSOR_TORCH = ("torch.nn.", "torch.optim.", "torch.utils.", "torch.jit.", 
 
 @dataclass(frozen=True)
 class Judgement:
+    """What `torch.load(weights_only=True)` would do with a saved value, and why."""
+
     verdict: int  # WEIGHTS, UNKNOWN or REFUSED
     reason: str = ""  # for UNKNOWN and REFUSED: what is saved, in words
     what: str = ""  # for REFUSED: module, optimizer, namespace, numpy or instance

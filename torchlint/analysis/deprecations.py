@@ -23,6 +23,8 @@ def _version(text: Optional[str]) -> Optional[Tuple[int, ...]]:
 
 @dataclass(frozen=True)
 class Deprecation:
+    """One entry of torchlint/data/deprecations.toml, for one name (or one keyword of it)."""
+
     name: str  # qualified name; may end in `.*` for keyword entries that apply to a whole namespace
     kind: str
     library: str

@@ -35,6 +35,8 @@ class ValueKind(enum.Enum):
 
 @dataclass(frozen=True)
 class Kind:
+    """What kind of value an expression is, with the evidence a finding can quote."""
+
     kind: ValueKind
     evidence: str  # why, in words a finding can quote
     classes: Tuple[str, ...] = ()  # MODULE / LOSS / OPTIMIZER: the (qualified) classes it is built from

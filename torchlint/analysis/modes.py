@@ -57,6 +57,8 @@ class _Set(Enum):
 
 @dataclass(frozen=True)
 class ModeAnswer:
+    """A module's train/eval mode at a statement, with the events that decide it."""
+
     mode: Mode
     evidence: Tuple[str, ...] = ()
     # TRAIN set by an explicit `.train()` in a scope that never trains: MC dropout, BN recalibration.
@@ -86,6 +88,8 @@ class Insertion:
 
 @dataclass(frozen=True)
 class _Event:
+    """A mode change (or a `.training` test) at a place in a scope's statement order."""
+
     seq: float
     blocks: tuple
     mode: _Set

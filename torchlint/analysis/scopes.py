@@ -26,6 +26,8 @@ RelativeResolver = Callable[[int, Optional[str]], Optional[str]]
 
 @dataclass
 class StatementInfo:
+    """Where a statement is: its order, the branches and loops around it, its scope."""
+
     seq: float  # source order; the k-th statement of a `a = 1; b = a` line is seq + k / 1000
     blocks: Tuple[Block, ...]
     scope: "Scope"
@@ -48,6 +50,8 @@ class LoopRange:
 
 @dataclass
 class Binding:
+    """One statement that binds a name in a scope, and with what."""
+
     name: str
     kind: str  # assign, annassign, augassign, param, import, for, with, def, class, unknown
     stmt: StatementInfo
@@ -60,6 +64,8 @@ class Binding:
 
 @dataclass
 class Scope:
+    """A module, function or class body: its bindings, returns and `self.x` assignments."""
+
     kind: str  # module, function, class
     node: cst.CSTNode
     parent: Optional["Scope"]

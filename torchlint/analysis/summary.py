@@ -47,6 +47,8 @@ class Symbol:
 
 @dataclass
 class ModuleSummary:
+    """What other files need of one module: its symbols, re-exports and star imports."""
+
     path: str
     digest: str
     module: str  # dotted name

@@ -36,6 +36,8 @@ CALLED = "()"
 
 @dataclass
 class _Facts:
+    """The facts of one walk: uses of bindings and `self` attributes, calls by callee name."""
+
     uses: Dict[int, Set[str]] = field(default_factory=dict)  # id(binding) -> methods called, CALLED
     attribute_uses: Dict[Tuple[int, str], Set[str]] = field(default_factory=dict)  # (class scope, attr)
     calls: Dict[str, List[Tuple[cst.Call, "Where"]]] = field(default_factory=dict)  # callee name -> calls

@@ -31,6 +31,8 @@ _RNN_ONLY_METHODS = frozenset({"flatten_parameters"})  # nn.RNN/LSTM/GRU: module
 
 @dataclass
 class _TryFrame:
+    """Which part of a `try` statement the walk is in, and what its body tries."""
+
     part: str = "body"  # body, handler, type-error (a handler catching TypeError), after
     tries_weights_only: bool = False  # its body calls torch.load(..., weights_only=...)
 

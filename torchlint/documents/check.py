@@ -21,6 +21,8 @@ _SEPARATOR = "# torchlint:unit {} 7c3e\n"
 
 @dataclass
 class Combined:
+    """A document's code units joined into one module, with the map back to its lines."""
+
     text: str
     starts: List[int]  # virtual line (1-based) of each linted unit's code line 1
     units: List[int]  # the unit index of each linted unit
@@ -116,6 +118,8 @@ def cell_syntax_errors(document: Document, codes: Sequence[str]) -> List[Finding
 
 @dataclass
 class DocumentResult:
+    """What linting or fixing a notebook or Markdown file gave."""
+
     findings: List[Finding]
     text: Optional[str] = None  # the fixed document (fix mode), None when unchanged
     fixed: int = 0

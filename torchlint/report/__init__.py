@@ -12,6 +12,8 @@ RULES_URL = "https://github.com/torchlint/torchlint/blob/main/rules"
 
 @dataclass
 class FileFindings:
+    """One file's findings and the lines to show them with."""
+
     path: str
     lines: List[str]  # the file's lines (for showing source), empty when unreadable
     findings: List[Finding]
