@@ -121,7 +121,7 @@ def _torchfix_codes():
 @pytest.mark.parametrize("name", ["deprecations.toml", "libraries.toml", "torchvision_weights.toml",
                                   "torch_api.json.gz"])
 def test_a_table_read_from_its_parsed_copy_is_the_table(name, tmp_path, monkeypatch):
-    """torchlint/data_files.py: the JSON kept beside the bytecode gives what the TOML says; an
+    """torchlint/data_files.py: the copy kept beside the bytecode gives what the table says; an
     edited table (another size or time) is parsed again; an unwritable folder only costs time."""
     from torchlint import data_files
 

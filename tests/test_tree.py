@@ -4,6 +4,7 @@ every field, and the references walk against `ast.walk`."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import pathlib
 import textwrap
 
@@ -68,6 +69,23 @@ def _plain_children(node: cst.CSTNode):
     return found
 
 
+def _every_field_node(node: cst.CSTNode):
+    """The nodes of every field but tokens and whitespace, the `child_fields` filter left out: no
+    field it drops as text or flags (`Name.value: str`) may hold a node."""
+    from torchlint.tree import _TOKEN_FIELDS
+
+    found = []
+    for field in dataclasses.fields(node):
+        if field.name in _TOKEN_FIELDS or field.name.startswith("whitespace"):
+            continue
+        value = getattr(node, field.name)
+        if isinstance(value, cst.CSTNode):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            found.extend(item for item in value if isinstance(item, cst.CSTNode))
+    return found
+
+
 def _modules():
     yield "syntax", parse_source(SYNTAX)
     for path in FILES:
@@ -80,6 +98,7 @@ def test_generated_listers_list_what_every_field_holds_in_both_orders(label, mod
     for node in walk(module):
         expected = _plain_children(node)
         assert [id(n) for n in child_nodes(node)] == [id(n) for n in expected], type(node).__name__
+        assert sorted(map(id, expected)) == sorted(map(id, _every_field_node(node))), type(node).__name__
         assert [id(n) for n in children_lister(type(node), backwards=True)(node)] == [id(n) for n in reversed(expected)]
         count += 1
     assert count >= 1

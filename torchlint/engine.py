@@ -22,7 +22,7 @@ from torchlint.analysis.project import ImportContext
 from torchlint.references import References
 from torchlint.noqa import is_suppressed
 from torchlint.parsing import parse_source
-from torchlint.positions import module_positions, positions
+from torchlint.positions import positions
 from torchlint.rule import SAFE, Edit, Finding, Fix, LintOptions, Rule
 from torchlint.tree import children_lister
 from torchlint.triggers import admitted, triggered
@@ -211,15 +211,6 @@ def syntax_error_finding(error: cst.ParserSyntaxError) -> Finding:
 
 def internal_error_finding(message: str) -> Finding:
     return Finding(INTERNAL_ERROR_CODE, f"internal error, file not checked: {message}", None, None, 1, 1, 1, 1)
-
-
-def read_error_finding(message: str) -> Finding:
-    return Finding(SYNTAX_ERROR_CODE, message, None, None, 1, 1, 1, 1)
-
-
-def _positions(module: cst.Module):
-    """Every node's position (one code generation of the whole module)."""
-    return module_positions(module)
 
 
 def _locate(module: cst.Module, findings: List[Finding], text: Optional[str] = None,

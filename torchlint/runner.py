@@ -15,6 +15,7 @@ from torchlint.report import FileFindings
 from torchlint.guard import with_deep_stack
 from torchlint.rule import Finding
 from torchlint.sources import SourceError, SourceFile, read_source, write_source
+from torchlint.syntax_check import SYNTAX_ERROR_CODE
 
 if TYPE_CHECKING:  # pragma: no cover
     from concurrent.futures import ProcessPoolExecutor
@@ -22,7 +23,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from torchlint.syntax_check import Prechecked
 
 FIX_OFF, FIX_WRITE, FIX_DIFF, FIX_STDOUT = "off", "write", "diff", "stdout"
-SYNTAX_ERROR_CODE = "TL001"
 
 
 @dataclass

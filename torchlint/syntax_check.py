@@ -29,9 +29,10 @@ def precheck(text: str, codes: Set[str]
              ) -> Tuple[Optional[List[Finding]], Optional[SyntaxError], Optional[ast.AST]]:
     """CPython's own parser first: ten times cheaper than LibCST, so every file gets a syntax
     check (TL001) even when no rule's trigger word is in it, and the file's size decides whether
-    LibCST may parse it (TL003; its depth is measured by `able_to_fire`). `codes`: the rules on.
-    Returns (the file's findings when nothing more is to be done, else None; CPython's syntax error when LibCST, which knows newer syntax than the
-    running Python, must decide; CPython's tree of the file when it parsed)."""
+    LibCST may parse it (TL003; its depth is judged by `engine.select_rules`). `codes`: the rules
+    on. Returns (the file's findings when nothing more is to be done, else None; CPython's syntax
+    error when LibCST, which knows newer syntax than the running Python, must decide; CPython's
+    tree of the file when it parsed)."""
     if len(text) > MAX_SOURCE_CHARS:
         megabytes = len(text) / 1_000_000
         return too_complex(codes, f"file not checked: {megabytes:.1f} MB is more than the "

@@ -13,11 +13,10 @@ import os
 from functools import lru_cache
 from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
 
-from torchlint.data_files import load_table
+from torchlint.data_files import DATA, load_table
 
-_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
-_TABLE = os.path.join(_DATA, "torch_api.json.gz")
-_HISTORICAL = os.path.join(_DATA, "torch_historical_names.txt")
+_TABLE = "torch_api.json.gz"  # in torchlint/data, as the historical names are
+_HISTORICAL = os.path.join(DATA, "torch_historical_names.txt")
 
 # Namespaces whose attributes are made at run time (operator registries, extensions, private C code).
 DYNAMIC_NAMESPACES = ("torch.ops", "torch.classes", "torch._C", "torch.library")
@@ -92,7 +91,7 @@ class TorchApi:
 def torch_api() -> TorchApi:
     with open(_HISTORICAL, encoding="utf-8") as handle:
         historical = frozenset(line.strip() for line in handle if line.strip() and not line.startswith("#"))
-    return TorchApi(load_table(os.path.basename(_TABLE)), historical)
+    return TorchApi(load_table(_TABLE), historical)
 
 
 def edit_distance(a: str, b: str, limit: int = 3) -> int:

@@ -4,7 +4,6 @@ entries apply to a project given the oldest torch / torchvision it supports."""
 from __future__ import annotations
 
 import fnmatch
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Dict, FrozenSet, List, Optional, Tuple
@@ -12,7 +11,6 @@ from typing import Dict, FrozenSet, List, Optional, Tuple
 from torchlint.data_files import load_table
 
 
-_TABLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "deprecations.toml")
 
 DEPRECATED, REMOVED, RENAMED = "deprecated", "removed", "renamed"
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from typing import Dict, Optional, Tuple
 
@@ -10,7 +9,6 @@ from torchlint.rule import SAFE, Edit, Fix, Rule, register
 from torchlint.data_files import load_table
 
 
-_TABLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "torchvision_weights.toml")
 _WEIGHTS_API = (0, 13)  # the torchvision release that introduced `weights=` and deprecated `pretrained=`
 _SUBPACKAGES = ("detection", "segmentation", "video")
 
