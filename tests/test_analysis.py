@@ -160,3 +160,31 @@ def test_a_names_qualified_name_is_one_of_its_import_targets():
     assert checked > 500
     star = ModuleAnalysis(parse_source("from torch.autograd import *\nv = Variable(x)\n"))
     assert star.import_targets("Variable") is None
+
+
+def test_a_loss_answer_under_a_lambda_variable_is_not_kept_for_the_statement():
+    """`criterion` is the loss module outside the lambda and the lambda's parameter inside it."""
+    import libcst as cst
+
+    from torchlint.analysis import ModuleAnalysis
+    from torchlint.engine import parse_source
+
+    module = parse_source("import torch.nn as nn\ncriterion = nn.CrossEntropyLoss()\n"
+                          "pair = (criterion(x, y), lambda criterion: criterion(x, y))\n")
+    analysis = ModuleAnalysis(module)
+    info = [i for i in analysis.index.statements.values() if i.node is module.body[2]][0]
+    outer, inner = [n for n in _calls(module.body[2]) if isinstance(n.func, cst.Name)]
+    analysis._statements.append(info)  # the traversal at the third statement
+    analysis._shadowed.append({"criterion"})  # inside the lambda
+    assert analysis.loss_call(inner) is None
+    analysis._shadowed.pop()
+    assert analysis.loss_call(outer) is not None
+    assert analysis.loss_call(inner, (info.scope, info)) is not None  # asked from outside: the module
+
+
+def _calls(node):
+    import libcst as cst
+
+    from torchlint.tree import walk
+
+    return [n for n in walk(node) if isinstance(n, cst.Call)]

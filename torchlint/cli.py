@@ -15,7 +15,8 @@ from typing import List, NoReturn, Optional, Sequence
 from torchlint import __version__
 from torchlint.config import ConfigError, Overrides, SettingsResolver, load_file_config
 from torchlint.report import FileFindings, rule_url, text
-from torchlint.runner import FIX_DIFF, FIX_OFF, FIX_STDOUT, FIX_WRITE, RunOptions, process_file, run
+from torchlint.runner import (FIX_DIFF, FIX_OFF, FIX_STDOUT, FIX_WRITE, RunOptions, collect_garbage_less_often,
+                              process_file, run)
 from torchlint.sources import SourceError, is_excluded, iter_python_files, source_from_bytes
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -157,6 +158,7 @@ def console_main() -> NoReturn:
     (a twentieth of a one-file check; mypy exits the same way). Nothing is left to finish by
     then: workers are joined and the cache is written inside `main`. The language server, which
     hands its stream to another library, exits the ordinary way."""
+    collect_garbage_less_often()  # this process and its workers only, not a program calling `main`
     code = main()
     if sys.argv[1:2] == ["server"]:
         sys.exit(code)

@@ -250,7 +250,6 @@ def run(paths: Iterable[str], settings, options: RunOptions, jobs: int) -> Itera
     left to lint hold less than POOL_MIN_BYTES of source, starting processes (each imports
     LibCST and the rules) costs more than it saves, so they are linted here."""
     paths = iter(paths)
-    _collect_garbage_less_often()
     if jobs <= 1:
         for path in paths:
             yield process_file(path, settings, options)
@@ -282,8 +281,9 @@ def run(paths: Iterable[str], settings, options: RunOptions, jobs: int) -> Itera
 GC_ALLOCATIONS = 50_000
 
 
-def _collect_garbage_less_often() -> None:
-    """For the command line's process and the workers it forks (not the editor's or flake8's)."""
+def collect_garbage_less_often() -> None:
+    """For the command line's process and the workers it forks (not the editor's, flake8's, or a
+    program that calls `main`): `cli.console_main` calls it."""
     global _freeze_pending
     import gc
 
@@ -297,7 +297,7 @@ _freeze_pending = False
 
 
 def _freeze_what_is_imported() -> None:
-    """Once LibCST and the rules are imported, in a process `_collect_garbage_less_often` is for:
+    """Once LibCST and the rules are imported, in a process `collect_garbage_less_often` is for:
     their objects (LibCST alone makes hundreds of thousands) live as long as the process, and
     the collector's full passes walked them all again each time (5% of a pytorch/examples run).
     `gc.freeze` leaves them out of every later pass."""

@@ -157,7 +157,7 @@ class ModuleAnalysis:
     def qualified_name(self, node: cst.CSTNode, where: Optional[Where] = None) -> Optional[str]:
         """`nn.functional.softmax` -> `torch.nn.functional.softmax`, through every import form.
         Answers are kept per node and place (every rule asks it of every call)."""
-        if where is None and self._shadowed:
+        if where is None and self.shadowing():
             dotted = _qualify(self, node, where)  # lambda / comprehension variables in force
             return canonical(dotted) if dotted else None
         place = where or self.where()
@@ -169,6 +169,11 @@ class ModuleAnalysis:
         result = canonical(dotted) if dotted else None
         self._qualified[key] = (node, result)
         return result
+
+    def shadowing(self) -> bool:
+        """Lambda or comprehension variables are in force where the traversal is (answers asked
+        without a place then hold there only, and are not kept)."""
+        return bool(self._shadowed)
 
     def refers_to(self, node: cst.CSTNode, names: Union[str, FrozenSet[str]], where: Optional[Where] = None) -> bool:
         """`node` names `names` (a qualified name, or any of a set), as `qualified_name` gives it.

@@ -65,7 +65,7 @@ class Kinds:
     def __init__(self, analysis: "ModuleAnalysis") -> None:
         self.analysis = analysis
         # call and place -> (the call, its answer): TL101 and TL102 both ask it of every call
-        self._loss_calls: Dict[Tuple[int, int, int], Tuple[cst.Call, Optional[LossCall]]] = {}
+        self._loss_calls: Dict[Tuple[int, int, int, bool], Tuple[cst.Call, Optional[LossCall]]] = {}
 
     def kind(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> Kind:
         values, tensors = self.analysis.values, self.analysis.tensors
@@ -102,12 +102,15 @@ class Kinds:
 
     def loss_call(self, call: cst.Call, where: Optional["Where"] = None) -> Optional[LossCall]:
         """`F.cross_entropy(x, y)` or `criterion(x, y)` with `criterion` a loss module."""
+        if where is None and self.analysis.shadowing():
+            return self._loss_call(call, None)  # lambda variables in force: an answer for here only
         place = where or self.analysis.where()
-        key = (id(call), id(place[0]), id(place[1]))
+        # (asked at the traversal, `where` None, values are followed a step further: another answer)
+        key = (id(call), id(place[0]), id(place[1]), where is None)
         known = self._loss_calls.get(key)
         if known is not None and known[0] is call:  # the call is held: its id is not reused
             return known[1]
-        answer = self._loss_call(call, where)  # `where` as given: None keeps lambda variables in force
+        answer = self._loss_call(call, where)
         self._loss_calls[key] = (call, answer)
         return answer
 
