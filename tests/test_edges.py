@@ -302,22 +302,30 @@ def test_a_nul_byte_anywhere_is_a_syntax_error_and_the_file_is_not_fixed():
     assert fix_text(text, all_rules(), unsafe=True).text == text
 
 
-def test_the_code_version_follows_every_source_and_table():
-    """An edited rule or data table (another size or modification time) names another code
-    version, so results cached by the old code are not reused; nothing else changes it."""
+def test_the_code_version_follows_every_source_and_table(tmp_path, monkeypatch):
+    """An edited rule or data table names another code version, so results cached by the old code
+    are not reused; a copy of the same code (a reinstall: new modification times) keeps it."""
     import os
+    import shutil
 
     from torchlint import cache
 
-    table = os.path.join(os.path.dirname(cache.__file__), "data", "libraries.toml")
-    status = os.stat(table)
-    cache.code_version.cache_clear()
-    before = cache.code_version()
+    package = os.path.dirname(cache.__file__)
+    copy = tmp_path / "torchlint"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cache, "__file__", str(copy / "cache.py"))
     try:
-        os.utime(table, ns=(status.st_atime_ns, status.st_mtime_ns + 1_000_000))
         cache.code_version.cache_clear()
-        assert cache.code_version() != before
+        installed = cache.code_version()
+        cache.code_version.cache_clear()
+        monkeypatch.setattr(cache, "__file__", os.path.join(package, "cache.py"))
+        assert cache.code_version() == installed  # the same code, other times
+        os.utime(copy / "data" / "libraries.toml", ns=(1, 1))
+        monkeypatch.setattr(cache, "__file__", str(copy / "cache.py"))
+        cache.code_version.cache_clear()
+        assert cache.code_version() == installed
+        (copy / "data" / "libraries.toml").write_text((copy / "data" / "libraries.toml").read_text() + "\n# edited\n")
+        cache.code_version.cache_clear()
+        assert cache.code_version() != installed
     finally:
-        os.utime(table, ns=(status.st_atime_ns, status.st_mtime_ns))
         cache.code_version.cache_clear()
-    assert cache.code_version() == before

@@ -19,6 +19,7 @@ from torchlint import __version__
 from torchlint.config import ConfigError
 from torchlint.fingerprint import fingerprints
 from torchlint.report import FileFindings
+from torchlint.sources import write_atomically
 
 INTERNAL_ERROR_CODE = "TL002"
 FORMAT_VERSION = 2  # 1: paths relative to the folder torchlint ran from (still read)
@@ -54,11 +55,8 @@ def write_baseline(path: str, results: List[FileFindings]) -> int:
         if recorded:
             entries[_key(result.path, root)] = recorded
     document = {"torchlint_baseline": FORMAT_VERSION, "torchlint_version": __version__, "files": entries}
-    temporary = path + ".tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2, ensure_ascii=False, sort_keys=True)
-        handle.write("\n")
-    os.replace(temporary, path)
+    text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    write_atomically(os.path.abspath(path), text.encode("utf-8"))
     return sum(len(v) for v in entries.values())
 
 

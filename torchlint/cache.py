@@ -15,7 +15,7 @@ import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from torchlint import __version__
-from torchlint.sources import file_digest
+from torchlint.sources import digest_of, file_digest, write_atomically
 from torchlint.rule import Finding, Fix
 
 _FORMAT = "2"
@@ -26,8 +26,7 @@ class ResultCache:
         self.folder = folder
 
     def key(self, digest: str, settings_key: str) -> str:
-        import hashlib  # here: a run without the cache never imports it
-        return hashlib.sha256(f"{_FORMAT}\0{code_version()}\0{settings_key}\0{digest}".encode()).hexdigest()
+        return digest_of(f"{_FORMAT}\0{code_version()}\0{settings_key}\0{digest}".encode())
 
     def _path(self, key: str) -> str:
         return os.path.join(self.folder, "v" + _FORMAT, key[:2], key + ".json")
@@ -55,15 +54,10 @@ class ResultCache:
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             self._mark_folder()
-            import tempfile  # here: a fully cached run never imports it
-
-            handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
             entry: Dict[str, Any] = {"findings": [_record(f) for f in findings], "deps": depends or {}}
             if extra:
                 entry["extra"] = extra
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(entry, out)
-            os.replace(temporary, path)
+            write_atomically(path, json.dumps(entry).encode())
         except OSError:
             pass  # a read-only or full disk makes the cache useless, not the run
 
@@ -80,23 +74,23 @@ class ResultCache:
 
 @functools.lru_cache(maxsize=None)
 def code_version() -> str:
-    """The version plus a checksum of the name, size and modification time of torchlint's own
-    sources and data tables: an edited rule or table (editable installs, development) never gets
-    results cached by the old code. Python's bytecode cache trusts the same two facts of a
-    source; reading every source instead cost a millisecond and a half of each run. (zlib's
-    checksums, not hashlib: a run without the cache never imports hashlib.)"""
+    """The version plus checksums of torchlint's own sources and data tables: an edited rule or
+    table (editable installs, development) never gets results cached by the old code, and a
+    reinstall of the same code keeps them. zlib's checksums, not hashlib's: a run without the
+    cache never imports hashlib."""
     import zlib
 
     package = os.path.dirname(os.path.abspath(__file__))
-    lines = [__version__]
+    crc, adler, size = 0, 1, 0
     for folder, dirs, files in os.walk(package):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(files):
             if name.endswith((".py", ".toml", ".json.gz", ".txt")):
-                status = os.stat(os.path.join(folder, name))
-                lines.append(f"{os.path.relpath(os.path.join(folder, name), package)}\0{status.st_size}\0{status.st_mtime_ns}")
-    listing = "\n".join(lines).encode()
-    return f"{__version__}-{zlib.crc32(listing):08x}{zlib.adler32(listing):08x}{len(listing):x}"
+                path = os.path.join(folder, name)
+                with open(path, "rb") as handle:
+                    data = os.path.relpath(path, package).encode() + b"\0" + handle.read()
+                crc, adler, size = zlib.crc32(data, crc), zlib.adler32(data, adler), size + len(data)
+    return f"{__version__}-{crc:08x}{adler:08x}{size:x}"
 
 
 def _record(finding: Finding) -> dict:

@@ -2,20 +2,19 @@
 
 Importing the rules imports LibCST and every check (a fifth of a second); resolving settings,
 keying the result cache and rendering results need only the rules' metadata: codes, names,
-summaries, fix safety, triggers, levels, torch versions, documentation. The metadata is kept in
-a JSON file named by the digest of torchlint's own sources (`cache.code_version`), beside the
-package's bytecode, so it can never describe other code than the one running: a run the result
-cache fully answers never imports a rule.
+summaries, fix safety, triggers, levels, torch versions, documentation. The metadata is kept
+beside the package's bytecode (torchlint/data_files.py), named by the checksums of torchlint's own
+sources (`cache.code_version`), so it can never describe other code than the one running: a run
+the result cache fully answers never imports a rule.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import astuple, dataclass
 from typing import List, Optional, Sequence, Tuple
 
-FORMAT = "2"
+FORMAT = "3"
 
 
 @dataclass(frozen=True)
@@ -43,24 +42,34 @@ class RuleInfo:
 
 
 _infos: Optional[List[RuleInfo]] = None
+_by_code: Optional[dict] = None
 
 
 def rule_infos() -> Sequence[RuleInfo]:
-    """Every rule's metadata, sorted by code: from the stored catalogue when it matches the
-    running code, else from the rules themselves (and stored for the next run)."""
+    """Every rule's metadata, sorted by code: from the catalogue kept for the running code
+    (torchlint/data_files.py, named by `cache.code_version`), else from the rules themselves."""
     global _infos
     if _infos is None:
-        path = _path()
-        _infos = _read(path) if path else None
-        if _infos is None:
+        if os.environ.get("TORCHLINT_NO_CATALOG"):
             _infos = _from_rules()
-            if path:
-                _write(path, _infos)
+        else:
+            from torchlint.cache import code_version
+            from torchlint.data_files import kept
+
+            rows = kept(f"torchlint-rules-{FORMAT}-", code_version(),
+                        lambda: [astuple(info) for info in _from_rules()])
+            try:
+                _infos = [RuleInfo(*row) for row in rows]
+            except TypeError:  # a catalogue of another shape: made again, not kept
+                _infos = _from_rules()
     return _infos
 
 
 def by_code() -> dict:
-    return {info.code: info for info in rule_infos()}
+    global _by_code
+    if _by_code is None:
+        _by_code = {info.code: info for info in rule_infos()}
+    return _by_code
 
 
 def _from_rules() -> List[RuleInfo]:
@@ -74,40 +83,3 @@ def _from_rules() -> List[RuleInfo]:
 
 def _version(value) -> Optional[Tuple[int, ...]]:
     return tuple(value) if value is not None else None
-
-
-def _path() -> Optional[str]:
-    if os.environ.get("TORCHLINT_NO_CATALOG"):
-        return None
-    from torchlint.cache import code_version
-
-    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")
-    return os.path.join(folder, f"torchlint-rules-{FORMAT}-{code_version()[:32]}.json")
-
-
-def _read(path: str) -> Optional[List[RuleInfo]]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            items = json.load(handle)
-        return [RuleInfo(i["code"], i["name"], i["summary"], i["fix_safety"], tuple(i["triggers"]), i["level"],
-                         bool(i["visits"]), (_version(i["torch_versions"][0]), _version(i["torch_versions"][1])),
-                         i["doc"], bool(i["preview"])) for i in items]
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
-        return None
-
-
-def _write(path: str, infos: List[RuleInfo]) -> None:
-    """Atomically (temporary file + rename); a read-only install only costs the next run time."""
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        import tempfile  # here: a run that writes nothing never imports it
-
-        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump([asdict(info) for info in infos], out)
-        os.replace(temporary, path)
-        for name in os.listdir(os.path.dirname(path)):  # catalogues of earlier code
-            if name.startswith("torchlint-rules-") and name != os.path.basename(path):
-                os.unlink(os.path.join(os.path.dirname(path), name))
-    except OSError:
-        pass

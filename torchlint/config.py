@@ -9,7 +9,6 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple, Type
 
@@ -38,16 +37,13 @@ class FileConfig:
 
 
 def _read_toml(path: str) -> Dict[str, Any]:
-    if sys.version_info >= (3, 11):  # here: a run with no configuration file never imports it
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
+    from torchlint.data_files import parse_toml, toml_reader  # a run with no configuration file reads none
+
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
+        return parse_toml(path)
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
-    except tomllib.TOMLDecodeError as error:
+    except toml_reader().TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
 
 

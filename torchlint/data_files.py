@@ -35,14 +35,15 @@ def load_table(name: str) -> Dict[str, Any]:
 def kept(stem: str, key: str, make: Callable[[], T]) -> T:
     """`make()`, kept in marshal form beside the bytecode as `stem` + `key` (and the Python that
     wrote it); what earlier keys left is removed when a new one is written."""
-    path = os.path.join(_PARSED, f"{stem}{key}.{sys.implementation.cache_tag}.marshal")
+    suffix = f".{sys.implementation.cache_tag}.marshal"  # marshal's format is the Python's
+    path = os.path.join(_PARSED, f"{stem}{key}{suffix}")
     try:
         with open(path, "rb") as handle:
             return marshal.loads(handle.read())  # (load() reads the file piece by piece: 3x slower)
     except (OSError, ValueError, EOFError, TypeError):
         pass
     value = make()
-    _keep(path, stem, value)
+    _keep(path, stem, suffix, value)
     return value
 
 
@@ -51,27 +52,30 @@ def _parse_json_gz(path: str) -> Dict[str, Any]:
         return json.loads(gzip.decompress(handle.read()))
 
 
-def parse_toml(path: str) -> Dict[str, Any]:
+def toml_reader():
+    """Python's TOML reader (`tomli` before 3.11), imported when a TOML file is read only."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
+    return tomllib
+
+
+def parse_toml(path: str) -> Dict[str, Any]:
     with open(path, "rb") as handle:
-        return tomllib.load(handle)
+        return toml_reader().load(handle)
 
 
-def _keep(path: str, stem: str, value: object) -> None:
-    """Atomically (temporary file + rename), removing what earlier keys of `stem` left."""
+def _keep(path: str, stem: str, suffix: str, value: object) -> None:
+    """Written atomically, removing what earlier keys of `stem` left for this same Python (another
+    Python sharing the install keeps its own copy)."""
+    from torchlint.sources import write_atomically
+
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        import tempfile  # here: a run that finds the parsed table never imports it
-
-        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-        with os.fdopen(handle, "wb") as out:
-            marshal.dump(value, out)  # type: ignore[arg-type]
-        os.replace(temporary, path)
+        write_atomically(path, marshal.dumps(value))  # type: ignore[arg-type]
         for other in os.listdir(os.path.dirname(path)):
-            if other.startswith(stem) and other != os.path.basename(path):
+            if other.startswith(stem) and other.endswith(suffix) and other != os.path.basename(path):
                 os.unlink(os.path.join(os.path.dirname(path), other))
     except (OSError, ValueError):
         pass

@@ -76,7 +76,7 @@ def _constructors() -> Dict[type, Tuple[Callable, Callable]]:
     The fast constructors are one generated module; its compiled code is kept beside the
     bytecode, named by a digest of its source (so by LibCST's classes), and compiling it (8 ms)
     is paid once per install: making them costs 2 ms a process after that."""
-    import hashlib
+    import zlib
 
     from torchlint.data_files import kept
 
@@ -91,7 +91,8 @@ def _constructors() -> Dict[type, Tuple[Callable, Callable]]:
             sources.append(source)
             made.append(kind)
     source = "\n".join(sources)
-    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
+    encoded = source.encode()
+    digest = f"{zlib.crc32(encoded):08x}{zlib.adler32(encoded):08x}{len(encoded):x}"
     code = kept("torchlint-constructors-", digest, lambda: compile(source, "<torchlint: LibCST constructors>", "exec"))
     exec(code, namespace)  # noqa: S102  (built from LibCST's own field names)
     return {kind: (kind.__dict__["__init__"], cast(Callable, namespace[f"_c{index}"]))

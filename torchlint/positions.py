@@ -20,6 +20,7 @@ from typing import Iterable, List, Mapping, Optional, Set, Tuple, cast
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
+from torchlint.syntax_check import python_tree
 from torchlint.tree import child_nodes, walk
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -66,9 +67,8 @@ def statement_positions(module: cst.Module, nodes: List[cst.CSTNode], text: str,
     except ImportError:  # pragma: no cover - other LibCST versions
         return None
     if tree is None:
-        try:
-            tree = compile(text, "<file>", "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):  # syntax newer than this Python
+        tree = python_tree(text)
+        if tree is None:  # syntax newer than this Python
             return None
     placer = _Placer(module, text, PositionProvidingCodegenState)
     try:

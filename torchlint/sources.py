@@ -39,11 +39,8 @@ class SourceFile:
 
     @property
     def digest(self) -> str:
-        """sha256 of the bytes read, for the result cache: made when asked (a run without the
-        cache never imports hashlib)."""
-        import hashlib
-
-        return hashlib.sha256(self.data).hexdigest()
+        """The digest of the bytes read, for the result cache: made when asked."""
+        return digest_of(self.data)
 
 
 def read_source(path: str) -> SourceFile:
@@ -72,20 +69,30 @@ def source_from_bytes(path: str, data: bytes) -> SourceFile:
 
 def write_source(source: SourceFile, new_text: str) -> None:
     """Replace the file's contents atomically, in its own encoding, keeping its permissions."""
-    data = new_text.encode(source.encoding)
     target = os.path.realpath(source.path)  # through a symbolic link: fix the file, keep the link
-    folder = os.path.dirname(target)
+    try:
+        mode: Optional[int] = os.stat(target).st_mode & 0o7777
+    except OSError:
+        mode = None
+    write_atomically(target, new_text.encode(source.encoding), mode)
+
+
+def write_atomically(path: str, data: bytes, mode: Optional[int] = None) -> None:
+    """Write `data` to `path` through a temporary file in the same folder and a rename, so a
+    reader sees the old file or the new one, never part of one (the caches, the catalogue, fixed
+    sources). `mode`: the permissions to give it. Raises OSError; leaves no temporary behind."""
     import tempfile  # here: a run that writes nothing never imports it
 
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".torchlint-", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".torchlint-", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
-        try:
-            os.chmod(temporary, os.stat(target).st_mode & 0o7777)
-        except OSError:
-            pass
-        os.replace(temporary, target)
+        if mode is not None:
+            try:
+                os.chmod(temporary, mode)
+            except OSError:
+                pass
+        os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
@@ -206,10 +213,16 @@ def iter_python_files(paths: Iterable[str], excludes: Excludes, force_exclude: b
 
 def file_digest(path: str) -> Optional[str]:
     """sha256 of a file's bytes (None when it cannot be read): how the caches know a file."""
-    import hashlib
-
     try:
         with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
+            return digest_of(handle.read())
     except OSError:
         return None
+
+
+def digest_of(data: bytes) -> str:
+    """sha256 of `data`, in hex: how the caches know a file or a key. hashlib is imported here
+    only, when a digest is asked (costly to import: a run that asks none never does)."""
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()

@@ -52,6 +52,14 @@ def precheck(text: str, codes: Set[str]
     return None, None, tree
 
 
+def python_tree(text: str) -> Optional[ast.AST]:
+    """CPython's tree of `text`, or None when CPython refuses it (newer syntax, a parser limit)."""
+    try:
+        return compile(text, "<file>", "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
 def too_complex(codes: Set[str], message: str) -> List[Finding]:
     return [Finding(TOO_COMPLEX_CODE, message, None, None, 1, 1, 1, 1)] if TOO_COMPLEX_CODE in codes else []
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set, Tuple
 
 from torchlint.analysis.torch_api import LIBRARY_ROOTS
-from torchlint.sources import file_digest
+from torchlint.sources import digest_of, file_digest
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis.summary import ModuleSummary, Symbol
@@ -176,8 +176,7 @@ class Project:
 
     def digest(self, path: str) -> Optional[str]:
         if path in self.overrides:
-            import hashlib  # here: a run without the cache never imports it
-            return hashlib.sha256(self.overrides[path].encode("utf-8", "surrogatepass")).hexdigest()
+            return digest_of(self.overrides[path].encode("utf-8", "surrogatepass"))
         return file_digest(path)
 
     # ------------------------------------------------------------------ summaries
@@ -313,8 +312,7 @@ class ImportContext:
             rb"|from\s+[\w.]+\s+import\s+[^#\n]*\b" + stem + rb"\b)", re.MULTILINE)
         for path in sorted(mentions - {self.path}):
             data = self.project.searched_content(path)
-            import hashlib  # here: a run without the cache never imports it
-            self.consumed.setdefault(path, hashlib.sha256(data).hexdigest())
+            self.consumed.setdefault(path, digest_of(data))
             if importing.search(data):
                 return True
         return False

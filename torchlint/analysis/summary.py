@@ -10,12 +10,13 @@ serialisable, so it is cached on disk by content, with the digests of the module
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+
+from torchlint.sources import digest_of, write_atomically
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis.project import Project
@@ -87,9 +88,10 @@ def summarise(project: "Project", path: str, digest: str) -> Optional[ModuleSumm
     from torchlint.analysis import ModuleAnalysis
     from torchlint.analysis.project import ImportContext
     from torchlint.parsing import parse_source
+    from torchlint.syntax_check import python_tree
 
     try:
-        tree = parse_source(text, checked=_python_parses(text))
+        tree = parse_source(text, checked=python_tree(text) is not None)  # (a tenth of LibCST's parse)
     except (cst.ParserSyntaxError, RecursionError, MemoryError):
         return None
     context = ImportContext.create(project, path)
@@ -116,16 +118,6 @@ def summarise(project: "Project", path: str, digest: str) -> Optional[ModuleSumm
     summary.star_imports = list(scope.star_imports)
     summary.depends = dict(context.consumed)
     return summary
-
-
-def _python_parses(text: str) -> bool:
-    """CPython's parser accepts the text (a tenth of LibCST's parse): LibCST may then build its
-    nodes unvalidated, the cheaper way (torchlint/parsing.py)."""
-    try:
-        compile(text, "<summary>", "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
 
 
 def _class_symbol(analysis, binding, qualified: str) -> Symbol:
@@ -236,8 +228,7 @@ def _cache_path(project: "Project", path: str, digest: str) -> Optional[str]:
         return None
     from torchlint.cache import code_version
 
-    import hashlib  # here: a run without the cache never imports it
-    key = hashlib.sha256(f"{_FORMAT}\0{code_version()}\0{os.path.abspath(path)}\0{digest}".encode()).hexdigest()
+    key = digest_of(f"{_FORMAT}\0{code_version()}\0{os.path.abspath(path)}\0{digest}".encode())
     return os.path.join(project.cache_dir, "summaries", key[:2], key + ".json")
 
 
@@ -262,10 +253,6 @@ def store_summary(project: "Project", summary: ModuleSummary) -> None:
         return
     try:
         os.makedirs(os.path.dirname(location), exist_ok=True)
-        import tempfile  # here: a run that writes nothing never imports it
-        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(location), suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(summary.to_json(), out)
-        os.replace(temporary, location)
+        write_atomically(location, json.dumps(summary.to_json()).encode())
     except OSError:
         pass
