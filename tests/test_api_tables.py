@@ -188,3 +188,16 @@ def test_every_table_example_is_reported_and_its_replacement_is_not(entry):
     assert not {c for c, _ in findings(fixed)} & {"TL603", "TL604"}, entry.name
     if entry.fix != "none" and entry.rewrite != "none":
         assert fix_text(bad, all_rules(), unsafe=True).text == fixed, entry.name
+
+
+def test_a_kept_table_of_another_python_is_left_alone(tmp_path, monkeypatch):
+    """Two Pythons sharing one install each keep their own copy (marshal's format is the Python's)."""
+    from torchlint import data_files
+
+    monkeypatch.setattr(data_files, "_PARSED", str(tmp_path))
+    other = tmp_path / "torchlint-data-libraries.toml-1-2.cpython-399.marshal"
+    other.write_bytes(b"")
+    stale = tmp_path / f"torchlint-data-libraries.toml-1-2.{sys.implementation.cache_tag}.marshal"
+    stale.write_bytes(b"")
+    data_files.load_table("libraries.toml")
+    assert other.exists() and not stale.exists()
