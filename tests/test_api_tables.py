@@ -127,7 +127,7 @@ def test_a_table_read_from_its_parsed_copy_is_the_table(name, tmp_path, monkeypa
 
     expected = (data_files.parse_toml if name.endswith(".toml") else data_files._parse_json_gz)(
         str(ROOT / "torchlint" / "data" / name))
-    monkeypatch.setattr(data_files, "_PARSED", str(tmp_path / "parsed"))
+    monkeypatch.setattr(data_files, "PARSED", str(tmp_path / "parsed"))
     assert data_files.load_table(name) == expected  # parsed, then kept
     kept = list((tmp_path / "parsed").iterdir())
     assert len(kept) == 1 and kept[0].name.startswith(f"torchlint-data-{name}-")
@@ -140,7 +140,7 @@ def test_a_table_read_from_its_parsed_copy_is_the_table(name, tmp_path, monkeypa
     assert data_files.load_table(name) == expected
     assert len(list((tmp_path / "parsed").iterdir())) == 1  # the old copy is gone
     (tmp_path / "a-file").write_text("")
-    monkeypatch.setattr(data_files, "_PARSED", str(tmp_path / "a-file" / "parsed"))  # cannot be made
+    monkeypatch.setattr(data_files, "PARSED", str(tmp_path / "a-file" / "parsed"))  # cannot be made
     assert data_files.load_table(name) == expected
 
 
@@ -194,7 +194,7 @@ def test_a_kept_table_of_another_python_is_left_alone(tmp_path, monkeypatch):
     """Two Pythons sharing one install each keep their own copy (marshal's format is the Python's)."""
     from torchlint import data_files
 
-    monkeypatch.setattr(data_files, "_PARSED", str(tmp_path))
+    monkeypatch.setattr(data_files, "PARSED", str(tmp_path))
     other = tmp_path / "torchlint-data-libraries.toml-1-2.cpython-399.marshal"
     other.write_bytes(b"")
     stale = tmp_path / f"torchlint-data-libraries.toml-1-2.{sys.implementation.cache_tag}.marshal"

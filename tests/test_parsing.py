@@ -71,7 +71,7 @@ def test_the_constructors_compiled_code_is_kept_and_reused(tmp_path, monkeypatch
     """Compiled once per install (named by its source's digest), loaded by every later process."""
     from torchlint import data_files
 
-    monkeypatch.setattr(data_files, "_PARSED", str(tmp_path))
+    monkeypatch.setattr(data_files, "PARSED", str(tmp_path))
     _constructors.cache_clear()
     try:
         first = _constructors()

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, TypeVar
 T = TypeVar("T")
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
-_PARSED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")
+PARSED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")
 _PREFIX = "torchlint-data-"
 
 
@@ -36,7 +36,7 @@ def kept(stem: str, key: str, make: Callable[[], T]) -> T:
     """`make()`, kept in marshal form beside the bytecode as `stem` + `key` (and the Python that
     wrote it); what earlier keys left is removed when a new one is written."""
     suffix = f".{sys.implementation.cache_tag}.marshal"  # marshal's format is the Python's
-    path = os.path.join(_PARSED, f"{stem}{key}{suffix}")
+    path = os.path.join(PARSED, f"{stem}{key}{suffix}")
     try:
         with open(path, "rb") as handle:
             return marshal.loads(handle.read())  # (load() reads the file piece by piece: 3x slower)
@@ -67,13 +67,13 @@ def parse_toml(path: str) -> Dict[str, Any]:
 
 
 def _keep(path: str, stem: str, suffix: str, value: object) -> None:
-    """Written atomically, removing what earlier keys of `stem` left for this same Python (another
-    Python sharing the install keeps its own copy)."""
+    """Written atomically (readable by every user, as bytecode is), removing what earlier keys of
+    `stem` left for this same Python (another Python sharing the install keeps its own copy)."""
     from torchlint.sources import write_atomically
 
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_atomically(path, marshal.dumps(value))  # type: ignore[arg-type]
+        write_atomically(path, marshal.dumps(value), mode=0o644)  # type: ignore[arg-type]
         for other in os.listdir(os.path.dirname(path)):
             if other.startswith(stem) and other.endswith(suffix) and other != os.path.basename(path):
                 os.unlink(os.path.join(os.path.dirname(path), other))

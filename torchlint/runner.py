@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
+from torchlint import compiled_methods
 from torchlint.cache import ResultCache
 from torchlint.config import Settings, SettingsResolver
 from torchlint.documents import NOTEBOOK, PYTHON, document_kind
@@ -228,7 +229,9 @@ def _found_without_parsing(text: str, codes: List[str]) -> "Tuple[Optional[List[
 
 
 def _process_batch(tasks) -> List[FileOutcome]:
-    return [process_file(*task) for task in tasks]
+    outcomes = [process_file(*task) for task in tasks]
+    compiled_methods.keep_new()  # a worker that imported LibCST itself (nothing to do otherwise)
+    return outcomes
 
 
 BATCH = 8  # files per task sent to a worker: fewer round trips
