@@ -12,16 +12,16 @@ any other `exec` call (a code object, other arguments) goes to the built-in unch
 
 from __future__ import annotations
 
+import _thread  # (not threading: `torchlint --version` imports neither it nor LibCST)
 import builtins
 import marshal
 import os
 import sys
-import threading
 from typing import Any, Dict, Optional, Set
 
 
 MAX_KEPT = 5_000  # texts kept; beyond that, only those this process used are written back
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 _codes: Optional[Dict[str, Any]] = None  # text -> code, read from the kept file at the first use
 _used: Set[str] = set()
 _new = False
