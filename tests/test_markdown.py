@@ -123,8 +123,56 @@ def test_the_fence_prescan_misses_no_python_fence():
         for info in INFO_STRINGS:
             if fence_language(info) in PYTHON_TAGS:
                 assert _MAYBE_PYTHON_FENCE.search(f"- > {marker}{info}\n"), (marker, info)
-    text = "# Notes\n\n```bash\npip install torch\n```\n\n    indented = 1\n\n```\nuntagged = 2\n```\n"
+    text = ("# Notes\n\n```bash\npip install torch\n```\n\n    indented = 1\n\n```\nuntagged = 2\n```\n"
+            "```\npython train.py --epochs 3\n```\n")  # a shell command under an untagged fence
     assert not _MAYBE_PYTHON_FENCE.search(text)
     assert MarkdownDocument.parse(text).units == []
     found = MarkdownDocument.parse(text + "\n1. item\n\n   ~~~{.python}\n   x = 1\n   ~~~\n")
     assert [unit.code for unit in found.units] == ["x = 1\n"]
+
+
+def _generated_texts(count: int, seed: int):
+    """Markdown made of pieces that move fences in and out of CommonMark's blocks."""
+    import random
+
+    pieces = ["```python", "```", "````", "````py", "~~~", "~~~{.python}", "```python `x`", "``` python  ",
+              "```\t", "``` ", "x = 1", "", "text", "- item", "  ```python", "> ```py", "    ```", "<div>",
+              " <p>", "a < b", "```python title=x", "~~~~", "```` ", "\tx = 2", "1. one", "   ~~~",
+              "````python", "# heading", "print('```')", "~~~ py", "---", "`````"]
+    generator = random.Random(seed)
+    for _ in range(count):
+        lines = [generator.choice(pieces) for _ in range(generator.randint(0, 14))]
+        yield "\n".join(lines) + generator.choice(["\n", "", "\n\n"])
+
+
+def test_fences_read_without_the_parser_are_the_parsers():
+    """Where `_plain_fences` reads a text, it finds what markdown-it finds; it reads most texts
+    with fences at the margin and gives the others to the parser."""
+    from torchlint.documents.markdown import _parsed_fences, _plain_fences
+
+    read = 0
+    for text in _generated_texts(4000, 13):
+        plain = _plain_fences(text, text.splitlines())
+        if plain is not None:
+            read += 1
+            assert plain == _parsed_fences(text), text
+    assert read > 1000
+    for text in ("```python\nx = 1\n```\n", "text\n```py\na\n````\n~~~\nb\n", "- a\n```python\nx\n```\n",
+                 "> quote\n```python\nx\n```\n", "    code\n```python\nx\n```\n"):
+        assert _plain_fences(text, text.splitlines()) == _parsed_fences(text) != [], text
+    for text in ("<div>\n```python\nx\n```\n", "- ```python\n  x\n  ```\n", "```python\nx\r\n```\n",
+                 "```python\nprint('```')\n```\n", "a\x0cb\n```python\nx\n```\n"):
+        assert _plain_fences(text, text.splitlines()) is None, text
+
+
+def test_a_document_read_without_the_parser_does_not_import_it(tmp_path):
+    import subprocess
+    import sys
+
+    note = tmp_path / "note.md"
+    note.write_text("# Training\n\n```python\nimport torch\nx = torch.zeros(2)\ny = x.numpy()\n```\n")
+    script = ("import sys\nfrom torchlint.documents.markdown import MarkdownDocument\n"
+              "doc = MarkdownDocument.parse(open(sys.argv[1]).read())\n"
+              "print(len(doc.units), 'markdown_it' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", script, str(note)], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "False"]

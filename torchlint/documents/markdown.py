@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 from torchlint.documents import MARKDOWN, Document, Unit
 from torchlint.documents.magics import mask_timed, syntax_error
@@ -25,12 +25,20 @@ CONSOLE_TAGS = frozenset({"pycon", "python-repl"})
 _PROMPT = re.compile(r"^(>>> ?|\.\.\. ?)")
 
 
-# Any fence marker followed by a Python tag's start, anywhere in a line: every opening fence that
-# counts matches (what precedes the marker, list items and quotes, is not looked at), so a text
-# without a match has no Python fence, which spares the parser (and its import) most READMEs.
+# Any fence marker followed, on its line, by a Python tag's start, anywhere in a line: every
+# opening fence that counts matches (what precedes the marker, list items and quotes, is not
+# looked at), so a text without a match has no Python fence, which spares the parser (and its
+# import) most READMEs. (An untagged fence whose next line starts with `python ...`, a shell
+# command, is no match: the info string ends with its line.)
 _MAYBE_PYTHON_FENCE = re.compile(
-    r"(?:`{3,}|~{3,})\s*\{*\.*(?:" + "|".join(sorted(map(re.escape, PYTHON_TAGS), key=len)) + ")",
+    r"(?:`{3,}|~{3,})[^\S\r\n]*\{*\.*(?:" + "|".join(sorted(map(re.escape, PYTHON_TAGS), key=len)) + ")",
     re.IGNORECASE)
+# For `_plain_fences`: a line that may start an HTML block, any line with a fence marker in it,
+# a fence line at the margin (marker, rest), and a closing one.
+_HTML_START = re.compile(r"^ {0,3}<", re.MULTILINE)
+_MARKER = re.compile(r"`{3}|~{3}")
+_FENCE = re.compile(r"(`{3,}|~{3,})(.*)")
+_CLOSING = re.compile(r"(`{3,}|~{3,})[ \t]*")
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,16 +70,14 @@ class MarkdownDocument(Document):
         if not _MAYBE_PYTHON_FENCE.search(text):  # most notes and READMEs: no need for the parser
             return cls(text, units, spans)
         lines = text.splitlines()
-        for token in _parser().parse(text):
-            if token.type != "fence" or token.map is None:
-                continue
-            language = fence_language(token.info)
+        fences = _plain_fences(text, lines)
+        for opening, info, content in _parsed_fences(text) if fences is None else fences:
+            language = fence_language(info)
             if language not in PYTHON_TAGS:
                 continue
-            content = token.content.splitlines()
-            start = token.map[0] + 1  # the first content line, 0-based
+            start = opening + 1  # the first content line, 0-based
             span = range(start, min(start + len(content), len(lines)))
-            unit = _unit(lines, content, span, language, fence_prefix(lines[token.map[0]]))
+            unit = _unit(lines, content, span, language, fence_prefix(lines[opening]))
             units.append(unit)
             spans.append(span)
         return cls(text, units, spans)
@@ -87,6 +93,61 @@ class MarkdownDocument(Document):
             by_text = {line.rstrip("\r\n"): _line_end(line) for line in old}
             lines[span.start:span.stop] = [line + by_text.get(line, ends[0] or default_end) for line in new]
         return "".join(lines)
+
+
+Fence = Tuple[int, str, List[str]]  # (the opening line, 0-based; its info string; the content lines)
+
+
+def _parsed_fences(text: str) -> List[Fence]:
+    """The fenced code blocks CommonMark finds, in order."""
+    return [(token.map[0], token.info, token.content.splitlines()) for token in _parser().parse(text)
+            if token.type == "fence" and token.map is not None]
+
+
+def _plain_fences(text: str, lines: List[str]) -> Optional[List[Fence]]:
+    """The fences of a text whose every fence marker opens its line, read without the parser
+    (whose import and parse cost a tenth of a small project's check); None for any other text.
+
+    Where every line holding a marker starts with it, every fence is at the top level: a line at
+    the margin can be inside no list item, block quote or indented code block, and an opening
+    fence interrupts a paragraph, a list and a quote. Only an HTML block could hold one, so a
+    text with a line that may start an HTML block (`<` after up to three spaces) is left to the
+    parser, as are texts with line ends other than "\n" (which the parser normalises) and
+    backtick fences with a backtick in their info string (inline code, not fences). What is left
+    is CommonMark's rule: the block runs to a line of the same marker, at least as long, with
+    nothing but spaces or tabs after it, or to the end of the text. A test compares this with
+    the parser on generated texts."""
+    if "\r" in text or "\0" in text or len(lines) != text.count("\n") + (not text.endswith("\n")) \
+            or _HTML_START.search(text):
+        return None
+    fences: List[Fence] = []
+    index, count = 0, len(lines)
+    while index < count:
+        line = lines[index]
+        index += 1
+        if _MARKER.search(line) is None:
+            continue
+        opening = _FENCE.fullmatch(line)
+        if opening is None:
+            return None  # a marker inside a line: lists, quotes, indented or inline code
+        marker, info = opening.groups()
+        if marker[0] == "`" and "`" in info:
+            return None
+        start = index
+        while index < count:
+            line = lines[index]
+            index += 1
+            if _MARKER.search(line) is None:
+                continue
+            if _FENCE.fullmatch(line) is None:
+                return None
+            closing = _CLOSING.fullmatch(line)
+            if closing is not None and closing.group(1)[0] == marker[0] and len(closing.group(1)) >= len(marker):
+                fences.append((start - 1, info, lines[start:index - 1]))
+                break
+        else:
+            fences.append((start - 1, info, lines[start:]))
+    return fences
 
 
 def fence_prefix(opening: str) -> str:
