@@ -94,5 +94,29 @@ def test_fast_constructors_are_made_only_once_parsing_repays_them(monkeypatch):
     parse_source("x = 1\n", checked=True)  # a one-file check: making them would cost more than they save
     assert _constructors.cache_info().currsize == 0
     monkeypatch.setattr(parsing, "_parsed_chars", parsing.FAST_AFTER_CHARS)
-    assert parse_source("x = 1\n", checked=True).code == "x = 1\n"
+    assert parse_source("y = 1\n", checked=True).code == "y = 1\n"  # (another text: not a kept tree)
     assert _constructors.cache_info().currsize == 1
+
+
+def test_recent_trees_are_reused_and_bounded(monkeypatch):
+    """The project model's summary and the lint of one text share a tree; the memory is bounded
+    by count and by characters, oldest out first."""
+    from torchlint import parsing
+
+    monkeypatch.setattr(parsing, "_recent", parsing.collections.OrderedDict())
+    monkeypatch.setattr(parsing, "RECENT_TREES", 3)
+    monkeypatch.setattr(parsing, "RECENT_CHARS", 100)
+    first = parse_source("a = 1\n", checked=True)
+    assert parse_source("a = 1\n") is first  # (checked or not: the same tree)
+    texts = [f"b{i} = {i}\n" for i in range(3)]
+    trees = [parse_source(text) for text in texts]
+    assert list(parsing._recent) == texts and parse_source("a = 1\n") is not first  # the oldest went
+    assert parse_source(texts[2]) is trees[2]
+    large = "c = [" + "1, " * 27 + "]\n"  # 88 characters: the oldest two go
+    parse_source(large)
+    assert list(parsing._recent) == [texts[2], large]
+    huge = "d = '" + "x" * 200 + "'\n"
+    parse_source(huge)
+    assert huge not in parsing._recent  # larger than the whole budget: not kept
+    cr = "e = 1\r"
+    assert parse_source(cr).code == cr and parse_source(cr).code == cr  # the kept tree is the fixed one

@@ -145,6 +145,7 @@ def test_memory_stays_flat_in_the_number_of_files(tmp_path):
     paths = sorted(str(p) for p in tmp_path.glob("f*.py"))
     settings = SettingsResolver(Overrides())
     options = runner.RunOptions()
+    from torchlint import parsing
     from torchlint.parsing import _constructors
 
     _constructors()  # made once a process has parsed 50 KB (a one-time 0.4 MB, not per file)
@@ -155,6 +156,7 @@ def test_memory_stays_flat_in_the_number_of_files(tmp_path):
             assert outcome.result.findings is not None
             if count in (20, 80):
                 del outcome
+                parsing._recent.clear()  # the last few trees: bounded by RECENT_* (tested in test_parsing)
                 gc.collect()
                 heaps.append(tracemalloc.get_traced_memory()[0])
     finally:

@@ -15,6 +15,7 @@ constructors and validated.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import functools
@@ -31,11 +32,35 @@ FAST_AFTER_CHARS = 50_000  # parsed before the fast constructors are made (6 ms:
 _parsed_chars = 0
 
 
+# The last few trees, by text: the project model summarises a module right before or after the
+# run lints it (a sibling's import), and the two would parse the same text. Trees are immutable
+# and the analysis keeps its facts per ModuleAnalysis, so one tree serves both.
+RECENT_TREES, RECENT_CHARS = 8, 1_000_000  # at most this many, of at most this much text (~30 MB)
+_recent: "collections.OrderedDict[str, cst.Module]" = collections.OrderedDict()
+_recent_lock = threading.Lock()
+
+
 def parse_source(text: str, checked: bool = False) -> cst.Module:
     """LibCST's parse, with the final line end of a CR-only file kept: LibCST's parser does not
     see a trailing "\\r" as a trailing newline, and its code generation would drop it.
 
     `checked`: CPython's parser has accepted `text`, so LibCST builds its nodes unvalidated."""
+    with _recent_lock:
+        module = _recent.get(text)
+        if module is not None:
+            _recent.move_to_end(text)
+            return module
+    module = _parse(text, checked)
+    if len(text) <= RECENT_CHARS:
+        with _recent_lock:
+            _recent[text] = module
+            size = sum(map(len, _recent))
+            while len(_recent) > RECENT_TREES or size > RECENT_CHARS:
+                size -= len(_recent.popitem(last=False)[0])
+    return module
+
+
+def _parse(text: str, checked: bool) -> cst.Module:
     global _parsed_chars
     if checked:
         _parsed_chars += len(text)
