@@ -311,16 +311,20 @@ def _flow_reaching(bindings: List[Binding], stmt: StatementInfo) -> List[Binding
     iteration rebinds the name before reaching `stmt`)."""
     result: List[Binding] = []
     dominating: Optional[Binding] = None
+    seq, blocks = stmt.seq, stmt.blocks
     for binding in reversed(bindings):
-        if binding.stmt.seq < stmt.seq or (binding.kind == "param" and binding.stmt.seq == stmt.seq):
+        bound = binding.stmt
+        if bound.seq < seq or (bound.seq == seq and binding.kind == "param"):
             result.append(binding)
-            if stmt.blocks[: len(binding.stmt.blocks)] == binding.stmt.blocks:
+            if blocks[: len(bound.blocks)] == bound.blocks:
                 dominating = binding
                 break
-    for binding in bindings:
-        loops = [loop for loop in stmt.loops if binding.stmt.seq in loop]
-        if binding.stmt.seq >= stmt.seq and loops and not (dominating and dominating.stmt.seq in loops[-1]):
-            result.append(binding)
+    if stmt.loops:  # (outside every loop, no binding after `stmt` reaches it)
+        for binding in bindings:
+            if binding.stmt.seq >= seq:
+                loops = [loop for loop in stmt.loops if binding.stmt.seq in loop]
+                if loops and not (dominating and dominating.stmt.seq in loops[-1]):
+                    result.append(binding)
     return result
 
 

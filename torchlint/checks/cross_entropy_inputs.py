@@ -33,6 +33,8 @@ class _CrossEntropyInput(Rule):
         raise NotImplementedError
 
     def _cross_entropy_input(self, call: cst.Call) -> Optional[cst.Arg]:
+        if not call.args:
+            return None  # no input to look at (`model.eval()`, `loss.backward()`): skip the loss question
         loss = self.analysis.loss_call(call)
         if loss is not None and loss.loss in CROSS_ENTROPY_FUNCTIONS | CROSS_ENTROPY_CLASSES:
             return loss.input
