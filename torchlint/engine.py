@@ -176,6 +176,7 @@ def lint_text(text: str, rules: Sequence[Type[Rule]], module: Optional[cst.Modul
     for instance in instances:
         instance.finish()
         findings.extend(instance.findings)
+    analysis.release()  # (findings hold nodes of the tree, never the analysis)
     if not findings:
         return LintResult([], module)
     _locate(module, findings, text, tree)

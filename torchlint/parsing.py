@@ -35,7 +35,7 @@ _parsed_chars = 0
 # The last few trees, by text: the project model summarises a module right before or after the
 # run lints it (a sibling's import), and the two would parse the same text. Trees are immutable
 # and the analysis keeps its facts per ModuleAnalysis, so one tree serves both.
-RECENT_TREES, RECENT_CHARS = 8, 1_000_000  # at most this many, of at most this much text (~30 MB)
+RECENT_TREES, RECENT_CHARS = 8, 500_000  # at most this many, of at most this much text (~15 MB)
 _recent: "collections.OrderedDict[str, cst.Module]" = collections.OrderedDict()
 _recent_lock = threading.Lock()
 

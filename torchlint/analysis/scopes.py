@@ -102,6 +102,14 @@ class ScopeIndex:
         self._enclosing: List[cst.CSTNode] = []
         self._walk_body(module.body, self.module_scope, (), ())
 
+    def release(self) -> None:
+        """Break the cycles between scopes and what they hold (a binding's statement names its
+        scope): the index is then freed by reference counting (see `ModuleAnalysis.release`)."""
+        for scope in self.scopes.values():
+            scope.bindings.clear()
+            scope.attributes.clear()
+            scope.returns.clear()
+
     # ----------------------------------------------------------------- walking statements
     def _info(self, stmt: cst.CSTNode, scope: Scope, blocks, loops, listed: bool) -> StatementInfo:
         self._seq += 1

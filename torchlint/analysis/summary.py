@@ -117,6 +117,7 @@ def summarise(project: "Project", path: str, digest: str) -> Optional[ModuleSumm
                 summary.symbols[name] = symbol
     summary.star_imports = list(scope.star_imports)
     summary.depends = dict(context.consumed)
+    analysis.release()
     return summary
 
 
