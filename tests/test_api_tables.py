@@ -197,7 +197,7 @@ def test_a_kept_table_of_another_python_is_left_alone(tmp_path, monkeypatch):
     monkeypatch.setattr(data_files, "PARSED", str(tmp_path))
     other = tmp_path / "torchlint-data-libraries.toml-1-2.cpython-399.marshal"
     other.write_bytes(b"")
-    stale = tmp_path / f"torchlint-data-libraries.toml-1-2.{sys.implementation.cache_tag}.marshal"
+    stale = tmp_path / f"torchlint-data-libraries.toml-1-2{data_files.MARSHAL_SUFFIX}"
     stale.write_bytes(b"")
     data_files.load_table("libraries.toml")
     assert other.exists() and not stale.exists()

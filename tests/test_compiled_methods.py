@@ -90,7 +90,7 @@ def test_the_code_is_kept_for_the_next_process_and_read_back(kept_in):
     compiled_methods.keep_new()
     kept = list(kept_in.iterdir())
     assert [p.name for p in kept] == [os.path.basename(compiled_methods.kept_path())]
-    assert sys.implementation.cache_tag in kept[0].name
+    assert kept[0].name.endswith(data_files.MARSHAL_SUFFIX) and sys.implementation.cache_tag in kept[0].name
     assert oct(kept[0].stat().st_mode & 0o777) == oct(0o644)  # readable by every user, as bytecode
     stamp = kept[0].stat().st_mtime_ns
     compiled_methods._codes, compiled_methods._new = None, False  # as a new process

@@ -16,7 +16,6 @@ import _thread  # (not threading: `torchlint --version` imports neither it nor L
 import builtins
 import marshal
 import os
-import sys
 from typing import Any, Dict, Optional, Set
 
 
@@ -31,7 +30,7 @@ def kept_path() -> str:
     """Named by the Python that compiled it: a code object's format is the interpreter's."""
     from torchlint import data_files  # (gzip and json: not for `torchlint --version`)
 
-    return os.path.join(data_files.PARSED, f"torchlint-dataclass-methods.{sys.implementation.cache_tag}.marshal")
+    return os.path.join(data_files.PARSED, f"torchlint-dataclass-methods{data_files.MARSHAL_SUFFIX}")
 
 
 def install() -> None:

@@ -19,7 +19,15 @@ from typing import Any, Callable, Dict, TypeVar
 
 T = TypeVar("T")
 
+try:  # the bytecode's version (loaded at start-up; importlib.util would be an import more)
+    from _frozen_importlib_external import MAGIC_NUMBER
+except ImportError:  # pragma: no cover  (not CPython)
+    from importlib.util import MAGIC_NUMBER
+
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+# Kept files are named by the Python that wrote them, as bytecode is: marshal's format, and that of
+# the code objects some of them hold, are the interpreter's.
+MARSHAL_SUFFIX = f".{sys.implementation.cache_tag}-{MAGIC_NUMBER.hex()}.marshal"
 PARSED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")
 _PREFIX = "torchlint-data-"
 
@@ -35,7 +43,7 @@ def load_table(name: str) -> Dict[str, Any]:
 def kept(stem: str, key: str, make: Callable[[], T]) -> T:
     """`make()`, kept in marshal form beside the bytecode as `stem` + `key` (and the Python that
     wrote it); what earlier keys left is removed when a new one is written."""
-    suffix = f".{sys.implementation.cache_tag}.marshal"  # marshal's format is the Python's
+    suffix = MARSHAL_SUFFIX
     path = os.path.join(PARSED, f"{stem}{key}{suffix}")
     try:
         with open(path, "rb") as handle:
