@@ -71,7 +71,7 @@ def _walk(module: cst.Module, visit: Dict[str, List[Callable]], leave: Dict[str,
         entry = by_type.get(kind)
         if entry is None:
             if kind is tuple:
-                done, leaving = cast("Tuple[cst.CSTNode, List[Callable]]", node)  # (a string: no typing lookup per node)
+                done, leaving = cast("Tuple[cst.CSTNode, List[Callable]]", node)  # (a string: no typing per node)
                 for handler in leaving:
                     handler(done)
                 continue

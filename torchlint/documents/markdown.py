@@ -106,7 +106,7 @@ def _parsed_fences(text: str) -> List[Fence]:
 
 def _plain_fences(text: str, lines: List[str]) -> Optional[List[Fence]]:
     """The fences of a text whose every fence marker opens its line, read without the parser
-    (whose import and parse cost a tenth of a small project's check); None for any other text.
+    (its import alone is 23 ms, a seventh of a one-file check); None for any other text.
 
     Where every line holding a marker starts with it, every fence is at the top level: a line at
     the margin can be inside no list item, block quote or indented code block, and an opening
