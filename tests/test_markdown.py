@@ -135,7 +135,8 @@ def _generated_texts(count: int, seed: int):
     """Markdown made of pieces that move fences in and out of CommonMark's blocks."""
     import random
 
-    pieces = ["```python", "```", "````", "````py", "~~~", "~~~{.python}", "```python `x`", "``` python  ",
+    pieces = ["```python", "```", "````", "````py", "~~~", "~~~{.python}", "```python `x`", "``` python  ", " ",
+              "\t", "```\x0c", "x\u2028y",
               "```\t", "``` ", "x = 1", "", "text", "- item", "  ```python", "> ```py", "    ```", "<div>",
               " <p>", "a < b", "```python title=x", "~~~~", "```` ", "\tx = 2", "1. one", "   ~~~",
               "````python", "# heading", "print('```')", "~~~ py", "---", "`````"]
@@ -156,12 +157,14 @@ def test_fences_read_without_the_parser_are_the_parsers():
         if plain is not None:
             read += 1
             assert plain == _parsed_fences(text), text
-    assert read > 1000
-    for text in ("```python\nx = 1\n```\n", "text\n```py\na\n````\n~~~\nb\n", "- a\n```python\nx\n```\n",
+    assert read > 300  # (random texts often leave a fence open: those go to the parser)
+    for text in ("```python\nx = 1\n```\n", "text\n```py\na\n````\n~~~\nb\n~~~~\n", "- a\n```python\nx\n```\n",
                  "> quote\n```python\nx\n```\n", "    code\n```python\nx\n```\n"):
         assert _plain_fences(text, text.splitlines()) == _parsed_fences(text) != [], text
     for text in ("<div>\n```python\nx\n```\n", "- ```python\n  x\n  ```\n", "```python\nx\r\n```\n",
-                 "```python\nprint('```')\n```\n", "a\x0cb\n```python\nx\n```\n"):
+                 "```python\nprint('```')\n```\n", "a\x0cb\n```python\nx\n```\n",
+                 "```python\nx = 1\n```\x0c", "```python\nx = 1\n```\u2028",  # a last line end Python alone sees
+                 "```python\nx = 1\n ", "```python\nx = 1\n"):  # never closed
         assert _plain_fences(text, text.splitlines()) is None, text
 
 

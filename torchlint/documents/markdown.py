@@ -1,8 +1,9 @@
 """Markdown (and Quarto) files: the Python fences, in order, are one module.
 
-Fences are found by a CommonMark parser (markdown-it-py), so fences in lists and block quotes,
-tilde fences and longer fences are found where a renderer finds them, and nothing that only
-looks like a fence is. A fence counts when its info string names Python (`python`, `py`,
+Fences are found as a CommonMark parser (markdown-it-py) finds them, so fences in lists and block
+quotes, tilde fences and longer fences are found where a renderer finds them, and nothing that
+only looks like a fence is. Most files need no parser: a text without a fence that may be Python
+is not read further, and one whose fences all open their lines is read by `_plain_fences`. A fence counts when its info string names Python (`python`, `py`,
 `python3`, `ipython`, `pycon`, Quarto's `{python}`, and the misspellings met in real notes);
 untagged fences and other languages do not. A block that does not parse as Python (prose or
 pseudo-code in a `python` fence is common) is skipped, not reported.
@@ -36,6 +37,7 @@ _MAYBE_PYTHON_FENCE = re.compile(
 # For `_plain_fences`: a line that may start an HTML block, any line with a fence marker in it,
 # a fence line at the margin (marker, rest), and a closing one.
 _HTML_START = re.compile(r"^ {0,3}<", re.MULTILINE)
+_OTHER_LINE_ENDS = re.compile("[\r\0\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")  # (what str.splitlines splits on, but markdown-it does not)
 _MARKER = re.compile(r"`{3}|~{3}")
 _FENCE = re.compile(r"(`{3,}|~{3,})(.*)")
 _CLOSING = re.compile(r"(`{3,}|~{3,})[ \t]*")
@@ -112,13 +114,13 @@ def _plain_fences(text: str, lines: List[str]) -> Optional[List[Fence]]:
     the margin can be inside no list item, block quote or indented code block, and an opening
     fence interrupts a paragraph, a list and a quote. Only an HTML block could hold one, so a
     text with a line that may start an HTML block (`<` after up to three spaces) is left to the
-    parser, as are texts with line ends other than "\n" (which the parser normalises) and
-    backtick fences with a backtick in their info string (inline code, not fences). What is left
-    is CommonMark's rule: the block runs to a line of the same marker, at least as long, with
-    nothing but spaces or tabs after it, or to the end of the text. A test compares this with
-    the parser on generated texts."""
-    if "\r" in text or "\0" in text or len(lines) != text.count("\n") + (not text.endswith("\n")) \
-            or _HTML_START.search(text):
+    parser, as are texts with a line end other than "\n" (the parser normalises "\r", and Python
+    splits lines where the parser does not), backtick fences with a backtick in their info string
+    (inline code, not fences), and fences never closed (the parser's handling of a blank last
+    line). What is left is CommonMark's rule: the block runs to a line of the same marker, at
+    least as long, with nothing but spaces or tabs after it. A test compares this with the parser
+    on generated texts."""
+    if _OTHER_LINE_ENDS.search(text) or _HTML_START.search(text):
         return None
     fences: List[Fence] = []
     index, count = 0, len(lines)
@@ -146,7 +148,7 @@ def _plain_fences(text: str, lines: List[str]) -> Optional[List[Fence]]:
                 fences.append((start - 1, info, lines[start:index - 1]))
                 break
         else:
-            fences.append((start - 1, info, lines[start:]))
+            return None  # never closed
     return fences
 
 
