@@ -138,10 +138,8 @@ class MissingEval(Rule):
         if target is func and isinstance(func, cst.Attribute) and func.attr.value in _NOT_FORWARD:
             return
         key = dotted(target)
-        if key is None or self.analysis.grad_enabled() is not False:
-            return  # cheap questions first (the grad mode is kept per statement)
         # A name bound by an enclosing lambda or comprehension is not the scope's variable.
-        if self.analysis.reaching(key.split(".")[0]):
+        if key is not None and self.analysis.reaching(key.split(".")[0]):
             self._candidates.append((node, target, key, self.analysis.where()))
 
     def finish(self) -> None:
@@ -151,7 +149,8 @@ class MissingEval(Rule):
                 reported.add((id(where[0]), key))
 
     def _check(self, node: cst.Call, target: cst.BaseExpression, key: str, where: Where) -> bool:
-        """Called for calls with gradients off (`visit_Call` asked)."""
+        if self.analysis.grad_enabled(where) is not False:
+            return False  # cheap questions first
         layers = self._layers(target, where)
         if layers is None or not layers.depends_on_mode:
             return False
