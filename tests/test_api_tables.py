@@ -199,5 +199,7 @@ def test_a_kept_table_of_another_python_is_left_alone(tmp_path, monkeypatch):
     other.write_bytes(b"")
     stale = tmp_path / f"torchlint-data-libraries.toml-1-2{data_files.MARSHAL_SUFFIX}"
     stale.write_bytes(b"")
+    unnumbered = tmp_path / f"torchlint-data-libraries.toml-1-2.{sys.implementation.cache_tag}.marshal"
+    unnumbered.write_bytes(b"")  # written by an earlier build of this Python version (no magic number)
     data_files.load_table("libraries.toml")
-    assert other.exists() and not stale.exists()
+    assert other.exists() and not stale.exists() and not unnumbered.exists()

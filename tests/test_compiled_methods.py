@@ -62,8 +62,8 @@ def test_classes_made_with_the_kept_code_are_the_same(kept_in):
             for method, function in _methods(made[name]).items():
                 code, original = function.__code__, expected[method].__code__
                 assert code == original, (name, method)
-                assert (code.co_filename, code.co_qualname, code.co_flags) == (
-                    original.co_filename, original.co_qualname, original.co_flags)
+                assert (code.co_filename, getattr(code, "co_qualname", None), code.co_flags) == (
+                    original.co_filename, getattr(original, "co_qualname", None), original.co_flags)  # (3.11+)
                 assert function.__qualname__ == expected[method].__qualname__
                 assert function.__annotations__ == expected[method].__annotations__
     point = from_memory["Point"](1, 2)
@@ -156,7 +156,8 @@ def test_libcst_imported_through_the_hook_is_the_same(tmp_path):
                 code = getattr(value, "__code__", None)
                 if code is not None and code.co_filename == "<string>":
                     codes[f"{{kind.__qualname__}}.{{name}}"] = (code.co_code, code.co_consts, code.co_names,
-                                                                code.co_varnames, code.co_flags, code.co_qualname)
+                                                                code.co_varnames, code.co_flags,
+                                                                getattr(code, "co_qualname", None))
         compiled_methods.keep_new()
         sys.stdout.buffer.write(pickle.dumps(codes))
     """)
@@ -172,3 +173,25 @@ def test_libcst_imported_through_the_hook_is_the_same(tmp_path):
     assert os.path.exists(os.path.join(tmp_path, os.path.basename(compiled_methods.kept_path())))
     assert made("hook") == plain  # read back
 
+
+
+def test_namespaces_not_given_are_the_callers(kept_in):
+    def caller():
+        here = 1  # noqa: F841  (read by the executed text)
+        compiled_methods._exec("found.append(here)")
+        return found
+
+    found: list = []
+    globals()["found"] = found
+    try:
+        assert caller() == [1]
+    finally:
+        del globals()["found"]
+
+
+def test_a_damaged_entry_is_compiled_again(kept_in):
+    compiled_methods.install()
+    compiled_methods._codes = {"value = 2\n": "not code"}
+    namespace: dict = {}
+    compiled_methods._exec("value = 2\n", namespace)
+    assert namespace["value"] == 2 and compiled_methods._new

@@ -16,10 +16,12 @@ import _thread  # (not threading: `torchlint --version` imports neither it nor L
 import builtins
 import marshal
 import os
+import sys
+import types
 from typing import Any, Dict, Optional, Set
 
-
-MAX_KEPT = 5_000  # texts kept; beyond that, only those this process used are written back
+MAX_KEPT = 2_000  # texts kept (LibCST and torchlint make about 800); beyond that, only this process's
+_STEM = "torchlint-dataclass-methods"
 _lock = _thread.allocate_lock()
 _codes: Optional[Dict[str, Any]] = None  # text -> code, read from the kept file at the first use
 _used: Set[str] = set()
@@ -30,12 +32,12 @@ def kept_path() -> str:
     """Named by the Python that compiled it: a code object's format is the interpreter's."""
     from torchlint import data_files  # (gzip and json: not for `torchlint --version`)
 
-    return os.path.join(data_files.PARSED, f"torchlint-dataclass-methods{data_files.MARSHAL_SUFFIX}")
+    return os.path.join(data_files.PARSED, f"{_STEM}{data_files.MARSHAL_SUFFIX}")
 
 
 def install() -> None:
-    """Give `dataclasses` the keeping `exec` (once; the module looks `exec` up in its globals
-    first, then in the built-ins)."""
+    """Give `dataclasses` the keeping `exec` (the module looks `exec` up in its globals first,
+    then in the built-ins). Workers forked from this process have it too; spawned ones do not."""
     import dataclasses
 
     dataclasses.exec = _exec  # type: ignore[attr-defined]
@@ -51,15 +53,22 @@ def uninstall() -> None:
 def _exec(source: Any, globals: Any = None, locals: Any = None, /, **keywords: Any) -> None:
     """`exec(source, globals, locals)`, with a text's code compiled once: without inheriting
     this module's `__future__` flags (the built-in `exec` of a text inherits those of its caller,
-    `dataclasses`, which has none)."""
+    `dataclasses`, which has none). Namespaces not given are the caller's, as the built-in's are;
+    anything but a text goes to the built-in."""
     global _codes, _new
+    if globals is None:
+        caller = sys._getframe(1)
+        globals, locals = caller.f_globals, caller.f_locals if locals is None else locals
     if type(source) is not str or keywords:
         return builtins.exec(source, globals, locals, **keywords)
+    if _codes is None:
+        read = _read()  # (outside the lock: reading imports modules, which may make dataclasses)
+        with _lock:
+            if _codes is None:
+                _codes = read
     with _lock:
-        if _codes is None:
-            _codes = _read()
         code = _codes.get(source)
-        if code is None:
+        if type(code) is not types.CodeType:  # not kept yet (or a damaged entry)
             code = _codes[source] = compile(source, "<string>", "exec", dont_inherit=True)
             _new = True
         _used.add(source)
@@ -67,8 +76,9 @@ def _exec(source: Any, globals: Any = None, locals: Any = None, /, **keywords: A
 
 
 def _read() -> Dict[str, Any]:
+    path = kept_path()
     try:
-        with open(kept_path(), "rb") as handle:
+        with open(path, "rb") as handle:
             codes = marshal.loads(handle.read())
     except (OSError, ValueError, EOFError, TypeError):
         return {}
@@ -83,15 +93,7 @@ def keep_new() -> None:
         if not _new or _codes is None:
             return
         _new = False
-        codes = _codes if len(_codes) <= MAX_KEPT else {text: _codes[text] for text in _used}
-        try:
-            data = marshal.dumps(codes)
-        except ValueError:  # something in the code that marshal cannot write: keep nothing
-            return
-    from torchlint.sources import write_atomically
+        codes = dict(_codes) if len(_codes) <= MAX_KEPT else {text: _codes[text] for text in _used}
+    from torchlint import data_files
 
-    try:
-        os.makedirs(os.path.dirname(kept_path()), exist_ok=True)
-        write_atomically(kept_path(), data, mode=0o644)  # readable by all, as bytecode
-    except OSError:  # a read-only install compiles every time, as before
-        pass
+    data_files.keep(kept_path(), _STEM, codes)  # (a read-only install compiles every time, as before)

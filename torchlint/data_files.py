@@ -43,15 +43,14 @@ def load_table(name: str) -> Dict[str, Any]:
 def kept(stem: str, key: str, make: Callable[[], T]) -> T:
     """`make()`, kept in marshal form beside the bytecode as `stem` + `key` (and the Python that
     wrote it); what earlier keys left is removed when a new one is written."""
-    suffix = MARSHAL_SUFFIX
-    path = os.path.join(PARSED, f"{stem}{key}{suffix}")
+    path = os.path.join(PARSED, f"{stem}{key}{MARSHAL_SUFFIX}")
     try:
         with open(path, "rb") as handle:
             return marshal.loads(handle.read())  # (load() reads the file piece by piece: 3x slower)
     except (OSError, ValueError, EOFError, TypeError):
         pass
     value = make()
-    _keep(path, stem, suffix, value)
+    keep(path, stem, value)
     return value
 
 
@@ -74,16 +73,22 @@ def parse_toml(path: str) -> Dict[str, Any]:
         return toml_reader().load(handle)
 
 
-def _keep(path: str, stem: str, suffix: str, value: object) -> None:
-    """Written atomically (readable by every user, as bytecode is), removing what earlier keys of
-    `stem` left for this same Python (another Python sharing the install keeps its own copy)."""
+def keep(path: str, stem: str, value: object) -> None:
+    """`value` written to `path` in marshal form, atomically (readable by every user, as bytecode
+    is), and what earlier files of `stem` left for this Python removed (an earlier key, or an
+    earlier build of the same Python version; another Python sharing the install keeps its own).
+    Nothing is written when the folder is read-only or marshal cannot write the value."""
     from torchlint.sources import write_atomically
 
+    mine = f".{sys.implementation.cache_tag}"
     try:
+        data = marshal.dumps(value)  # type: ignore[arg-type]
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_atomically(path, marshal.dumps(value), mode=0o644)  # type: ignore[arg-type]
+        write_atomically(path, data, mode=0o644)
         for other in os.listdir(os.path.dirname(path)):
-            if other.startswith(stem) and other.endswith(suffix) and other != os.path.basename(path):
+            tail = other[len(stem):]
+            if other.startswith(stem) and other.endswith(".marshal") and (f"{mine}." in tail or f"{mine}-" in tail) \
+                    and other != os.path.basename(path):
                 os.unlink(os.path.join(os.path.dirname(path), other))
     except (OSError, ValueError):
         pass
