@@ -104,10 +104,16 @@ print("HEAVY", heavy)
 @pytest.mark.parametrize("arguments", [
     ["--version"], ["rules"], ["explain", "TL301"], ["check", "--no-cache", "empty"],
     ["check", "--no-cache", "-j", "1", "plain.py"],  # no rule's evidence: never parsed by LibCST
+    ["check", "--no-cache", "-j", "1", "readme.md"],  # a document without Python code
+    ["check", "--no-cache", "-j", "1", "--extend-include", "*.ipynb", "prose.ipynb"],
 ])
 def test_commands_that_parse_nothing_never_import_libcst(tmp_path, arguments):
     (tmp_path / "empty").mkdir()
     (tmp_path / "plain.py").write_text("import os\nprint(os.getcwd())  # torch.save(model, p)\n")
+    (tmp_path / "readme.md").write_text("# Train\n\n```bash\npython train.py --epochs 3\n```\n")
+    (tmp_path / "prose.ipynb").write_text(json.dumps({"cells": [{"cell_type": "markdown", "metadata": {},
+                                                                 "source": ["# torch.save(model)"]}],
+                                                      "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     result = subprocess.run([sys.executable, "-c", STARTS_LIGHT, *arguments], cwd=tmp_path, capture_output=True,
                             text=True, env=env)

@@ -128,12 +128,12 @@ def _lint_or_fix(path: str, source: SourceFile, settings: Settings, options: Run
             if cache:
                 cache.store(key, unparsed, {})
             return _outcome(path, source.text, unparsed, kind, [])
+    if kind != PYTHON:
+        return _document(path, source, kind, settings, options, cache, key)
     from torchlint.engine import fix_text, lint_text
 
     rules = settings.rules_for(path)
     _freeze_what_is_imported()
-    if kind != PYTHON:
-        return _document(path, source, kind, settings, options, rules, cache, key)
     if options.fix_mode == FIX_OFF:
         context = import_context(path, settings, options.cache_dir)
         findings = lint_text(source.text, rules, options=settings.options(), context=context, checked=checked).findings
@@ -160,18 +160,25 @@ def _deliver(outcome: FileOutcome, source: SourceFile, new_text: str, options: R
             outcome.diff = unified_diff(source.path, source.text, new_text)
 
 
-def _document(path: str, source: SourceFile, kind: str, settings: Settings, options: RunOptions, rules,
+def _document(path: str, source: SourceFile, kind: str, settings: Settings, options: RunOptions,
               cache: Optional[ResultCache], key: str) -> FileOutcome:
-    """A notebook or Markdown file: its code units linted as one module (torchlint.documents)."""
+    """A notebook or Markdown file: its code units linted as one module (torchlint.documents).
+    One without code (most READMEs) is checked without importing LibCST or a rule."""
     from torchlint.documents import DocumentError, load_document
-    from torchlint.documents.check import fix_document, lint_document
 
-    codes = [r.code for r in rules]
     try:
         document = load_document(path, source.text, settings.includes)
     except DocumentError as error:
-        return FileOutcome(FileFindings(path, [], _read_error(str(error), codes)))
+        return FileOutcome(FileFindings(path, [], _read_error(str(error), settings.codes_for(path))))
     assert document is not None
+    if not document.units and options.fix_mode == FIX_OFF:
+        if cache:
+            cache.store(key, [], {})
+        return _outcome(path, source.text, [], kind, [])
+    from torchlint.documents.check import fix_document, lint_document
+
+    rules = settings.rules_for(path)
+    _freeze_what_is_imported()
     skipped = [f"{path}:{unit.first_line - 1}: {unit.label} skipped: {unit.skipped}" for unit in document.skipped()]
     context = import_context(path, settings, options.cache_dir)
     if options.fix_mode == FIX_OFF:
