@@ -26,6 +26,51 @@ def test_parallel_equals_serial(cli, tmp_path, monkeypatch):
     assert serial == parallel and serial[1]
 
 
+PROBE = """
+from torchlint import compiled_methods, runner
+
+started = runner._worker_started
+
+
+def probe(tuned):  # what a worker is given, and how it is set up
+    started(tuned)
+    import dataclasses, gc
+    print("WORKER", tuned, getattr(dataclasses, "exec", None) is compiled_methods._exec,
+          gc.get_threshold()[0] >= runner.GC_ALLOCATIONS, flush=True)
+"""
+SPAWNED = """
+import multiprocessing, sys
+multiprocessing.set_start_method(sys.argv[1])
+from torchlint import runner
+import probe  # (a module of its own: a spawned worker imports its initializer by name)
+runner.POOL_MIN_BYTES = 0
+runner._worker_started = probe.probe
+from torchlint.cli import console_main
+sys.argv = ["torchlint", "check", "--no-cache", "-j", "2", "--output-format", "concise", "."]
+console_main()
+"""
+
+
+def test_spawned_workers_are_set_up_as_the_command(tmp_path):
+    """Where workers start in a fresh interpreter (spawn, forkserver), they get what
+    `console_main` gives its own process and forked workers: the kept dataclass methods and the
+    collector's threshold; the findings are those of a serial run."""
+    import subprocess
+    import sys
+
+    for index, bad in enumerate(sorted((ROOT / "fixtures").glob("TL5*/bad.py"))):
+        (tmp_path / f"f{index}.py").write_text(bad.read_text())
+    (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\nextend-exclude = [\"probe.py\"]\n")
+    (tmp_path / "probe.py").write_text(PROBE)
+    serial = subprocess.run([sys.executable, "-m", "torchlint", "check", "--no-cache", "-j", "1", "--output-format",
+                             "concise", "."], cwd=tmp_path, capture_output=True, text=True)
+    spawned = subprocess.run([sys.executable, "-c", SPAWNED, "spawn"], cwd=tmp_path, capture_output=True, text=True)
+    workers = [line for line in spawned.stdout.splitlines() if line.startswith("WORKER")]
+    assert workers and set(workers) == {"WORKER True True True"}, spawned.stdout + spawned.stderr
+    assert [line for line in spawned.stdout.splitlines() if not line.startswith("WORKER")] == serial.stdout.splitlines()
+    assert serial.stdout.count("TL50") >= 3
+
+
 def test_cache_hit_skips_linting(cli, write, tmp_path, monkeypatch):
     write("bad.py", BAD)
     first = findings(cli, "--jobs", "1", cwd=tmp_path)

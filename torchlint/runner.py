@@ -292,18 +292,28 @@ GC_ALLOCATIONS = 50_000
 
 
 def collect_garbage_less_often() -> None:
-    """For the command line's process and the workers it forks (not the editor's, flake8's, or a
-    program that calls `main`): `cli.console_main` calls it."""
-    global _freeze_pending
+    """For the command line's process and its workers (not the editor's, flake8's, or a program
+    that calls `main`): `cli.console_main` calls it."""
+    global _freeze_pending, _tuned
     import gc
 
     first, second, third = gc.get_threshold()
     if 0 < first < GC_ALLOCATIONS:
         gc.set_threshold(GC_ALLOCATIONS, second, third)
-    _freeze_pending = True
+    _freeze_pending = _tuned = True
 
 
 _freeze_pending = False
+_tuned = False  # this is the command's process (or one of its workers)
+
+
+def _worker_started(tuned: bool) -> None:
+    """A worker of a process that `console_main` tuned is tuned the same way: a forked one
+    inherits it anyway, a spawned one (macOS, Windows; forkserver, Python 3.14's default on
+    Linux) starts with a fresh interpreter."""
+    if tuned:
+        compiled_methods.install()
+        collect_garbage_less_often()
 
 
 def _freeze_what_is_imported() -> None:
@@ -333,7 +343,7 @@ def _pooled(batches: Iterator[list], jobs: int) -> Iterator[FileOutcome]:
     import concurrent.futures.process  # only here: a run that needs no worker never imports multiprocessing
 
     window: Deque[tuple] = collections.deque()  # (batch, its pool, its future), oldest first
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs)
+    pool = _new_pool(jobs)
     try:
         for batch in itertools.chain(batches, [None]):
             if batch is not None:
@@ -359,14 +369,20 @@ def _replace(pool: "ProcessPoolExecutor", jobs: int) -> "ProcessPoolExecutor":
     import concurrent.futures.process
 
     pool.shutdown(wait=False, cancel_futures=True)
-    return concurrent.futures.ProcessPoolExecutor(max_workers=jobs)
+    return _new_pool(jobs)
+
+
+def _new_pool(jobs: int) -> "ProcessPoolExecutor":
+    import concurrent.futures.process
+
+    return concurrent.futures.ProcessPoolExecutor(max_workers=jobs, initializer=_worker_started, initargs=(_tuned,))
 
 
 def _isolated(task) -> FileOutcome:
     """One file in a process of its own; if that process dies too, the file is the cause."""
     import concurrent.futures.process
 
-    with concurrent.futures.ProcessPoolExecutor(max_workers=1) as alone:
+    with _new_pool(1) as alone:
         try:
             return alone.submit(process_file, *task).result()
         except concurrent.futures.process.BrokenProcessPool:
