@@ -158,7 +158,7 @@ def console_main() -> NoReturn:
     (a twentieth of a one-file check; mypy exits the same way). Nothing is left to finish by
     then: workers are joined and the cache is written inside `main`. The language server, which
     hands its stream to another library, exits the ordinary way."""
-    compiled_methods.install()  # before LibCST is imported; for this process and the workers it forks
+    compiled_methods.install()  # before LibCST is imported; for this process and its workers
     collect_garbage_less_often()  # this process and its workers only, not a program calling `main`
     code = main()
     compiled_methods.keep_new()

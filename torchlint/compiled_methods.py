@@ -37,7 +37,8 @@ def kept_path() -> str:
 
 def install() -> None:
     """Give `dataclasses` the keeping `exec` (the module looks `exec` up in its globals first,
-    then in the built-ins). Workers forked from this process have it too; spawned ones do not."""
+    then in the built-ins). Forked workers inherit it; spawned ones get it from the pool's
+    initializer (`runner._worker_started`)."""
     import dataclasses
 
     dataclasses.exec = _exec  # type: ignore[attr-defined]
