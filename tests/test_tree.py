@@ -141,11 +141,11 @@ def test_the_references_walk_reaches_every_name(path):
 
 
 def _depth(node: ast.AST) -> int:
-    """Levels of syntax nodes (import aliases and the context and operator singletons, `Load()`,
-    `Add()`, not counted)."""
-    children = [child for child in ast.iter_child_nodes(node)
-                if not isinstance(child, (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.alias))]
-    return 1 + max((_depth(child) for child in children), default=0)
+    """Levels of syntax nodes, as TL003 has always counted them: every child node, the context
+    and operator singletons (`Load()`, `Add()`) included, but not below a name or an import."""
+    if isinstance(node, (ast.Name, ast.Import, ast.ImportFrom)):
+        return 1
+    return 1 + max((_depth(child) for child in ast.iter_child_nodes(node)), default=0)
 
 
 def test_libcsts_sequence_fields_hold_only_nodes():
@@ -177,3 +177,10 @@ def test_libcsts_sequence_fields_hold_only_nodes():
                     assert all(isinstance(item, type) and issubclass(item, cst.CSTNode) for item in items), (
                         kind.__name__, name, annotation)
     assert checked > 50
+
+
+def test_an_empty_display_counts_its_context_level():
+    """TL003's depth: `x = []` is Module > Assign > List > Load, four levels, as before the walk
+    skipped the context singletons."""
+    assert references(ast.parse("x = []\n")).depth == 4 == _depth(ast.parse("x = []\n"))
+    assert references(ast.parse("f(())\n")).depth == 5

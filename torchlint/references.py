@@ -34,11 +34,13 @@ _NAMING_FIELDS: Dict[type, str] = {
 
 
 # Fields that never hold a syntax node: identifiers, flags, numbers, and the context and operator
-# singletons (`Load()`, `Add()`), which carry nothing a rule asks about.
+# singletons (`Load()`, `Add()`), which carry nothing a rule asks about. (The context of a list or
+# tuple display is read: an empty `[]` is one level deeper by it, and TL003's depth counts it.)
 _NOT_CHILDREN = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "name", "asname", "module", "level",
                            "kind", "type_comment", "conversion", "is_async", "rest", "kwd_attrs", "tag",
                            "lineno", "simple"})
 _LEAVES = (ast.Constant, ast.MatchSingleton, ast.Global, ast.Nonlocal)  # `value` / `names`: not nodes
+_DISPLAYS = (ast.List, ast.Tuple)
 _CHILD_FIELDS: Dict[type, Tuple[str, ...]] = {}
 
 
@@ -49,8 +51,8 @@ def _child_fields(kind: type) -> Tuple[str, ...]:
     if issubclass(kind, _LEAVES):
         fields: Tuple[str, ...] = ()
     else:  # `type X = ...` (3.12): TypeAlias.name is a Name node; every other `name` is a string
-        fields = tuple(f for f in kind._fields
-                       if f not in _NOT_CHILDREN or (f == "name" and kind.__name__ == "TypeAlias"))
+        fields = tuple(f for f in kind._fields if f not in _NOT_CHILDREN
+                       or (f == "name" and kind.__name__ == "TypeAlias") or (f == "ctx" and kind in _DISPLAYS))
     _CHILD_FIELDS[kind] = fields
     return fields
 
@@ -221,7 +223,7 @@ def references(tree: ast.AST) -> References:
                 for item in value:
                     if item is not None:  # `{**d}`: Dict.keys holds None
                         push((item, depth))
-            elif value is not None:
+            elif value is not None and type(value) is not str:  # (3.14's `Interpolation.str` holds text)
                 push((value, depth))
     identifiers.update(names)
     identifiers.update(attributes)
