@@ -188,3 +188,81 @@ def _calls(node):
     from torchlint.tree import walk
 
     return [n for n in walk(node) if isinstance(n, cst.Call)]
+
+
+def test_names_no_import_binds_resolve_as_through_their_scopes():
+    """`qualified_name` answers None at once for a name no import of the file binds (no star
+    import): the answer resolving it through the bindings that reach it gives, checked on every
+    name and attribute of the fixtures against that resolution written out here."""
+    import pathlib
+
+    import libcst as cst
+
+    from torchlint.analysis import ModuleAnalysis
+    from torchlint.analysis.torch_api import canonical
+    from torchlint.engine import parse_source
+    from torchlint.tree import walk
+
+    def resolved(analysis, node, where):
+        if type(node) is cst.Attribute:
+            base = resolved(analysis, node.value, where)
+            return f"{base}.{node.attr.value}" if base else None
+        if type(node) is not cst.Name:
+            return None
+        bindings = analysis.reaching(node.value, where)
+        imported = {b.qualified for b in bindings if b.kind == "import"}
+        return imported.pop() if len(imported) == 1 and all(b.kind == "import" for b in bindings) else None
+
+    root = pathlib.Path(__file__).resolve().parent.parent / "fixtures"
+    compared = shortcut = 0
+    for path in sorted(root.rglob("*.py")):
+        analysis = ModuleAnalysis(parse_source(path.read_text(encoding="utf-8")))
+        if analysis.index.module_scope.star_imports:
+            continue
+        for info in list(analysis.index.statements.values()):
+            if info.node is None:
+                continue
+            for node in walk(info.node):
+                if type(node) in (cst.Name, cst.Attribute):
+                    where = (info.scope, info)
+                    expected = resolved(analysis, node, where)
+                    assert analysis.qualified_name(node, where) == (canonical(expected) if expected else None)
+                    compared += 1
+                    shortcut += type(node) is cst.Name and node.value not in analysis._import_targets
+    assert compared > 10_000 and shortcut > 1_000
+
+
+def test_canonical_names_keep_their_last_part():
+    """What `refers_to`'s shortcut relies on: an attribute ending in `load` can only name
+    something whose qualified name ends in `load`, aliases and `torch.nn.modules.` included."""
+    from torchlint.analysis import torch_api
+
+    for alias, name in torch_api._ALIASES.items():
+        assert alias.rpartition(".")[2] == name.rpartition(".")[2], alias
+    for last in torch_api.TORCH_NN_MODULE_CLASSES:
+        assert torch_api.canonical(f"torch.nn.modules.some.{last}").rpartition(".")[2] == last
+
+
+def _class_layers(source: str):
+    from torchlint.analysis import ModuleAnalysis
+    from torchlint.engine import parse_source
+
+    analysis = ModuleAnalysis(parse_source(source))
+    binding = analysis.index.module_scope.bindings["Net"][0]
+    return analysis.model_classes.of_class(binding.node, analysis.binding_where(binding))
+
+
+def test_a_class_reads_self_training_in_code_not_in_its_words():
+    said = _class_layers('import torch.nn as nn\n\n\nclass Net(nn.Module):\n'
+                         '    """Uses self.training nowhere."""\n\n    def forward(self, x):\n'
+                         '        return x  # self.training is not read\n')
+    read = _class_layers("import torch.nn as nn\n\n\nclass Net(nn.Module):\n"
+                         "    def forward(self, x):\n        return x * 2 if self.training else x\n")
+    assert "self.training" not in said.layers and "self.training" in read.layers
+
+
+def test_layers_built_in_a_method_init_calls_are_found_whatever_the_spacing():
+    layers = _class_layers("import torch.nn as nn\n\n\nclass Net(nn.Module):\n"
+                           "    def __init__(self):\n        super().__init__()\n        self.build (3)\n\n"
+                           "    def build(self, n):\n        self.drop = nn.Dropout(0.1)\n")
+    assert any("Dropout" in layer for layer in layers.layers), layers

@@ -204,6 +204,7 @@ class ModuleAnalysis:
 
     @cached_property
     def _import_targets(self) -> Dict[str, FrozenSet[str]]:
+        """Local name -> the canonical names imports bind it to, over every scope."""
         found: Dict[str, Set[str]] = {}
         for scope in self.index.scopes.values():
             for name, bindings in scope.bindings.items():
@@ -282,6 +283,8 @@ def _last_parts(names: Union[str, FrozenSet[str]]) -> FrozenSet[str]:
 
 def _qualify(analysis: ModuleAnalysis, node: cst.CSTNode, where: Optional[Where]) -> Optional[str]:
     if isinstance(node, cst.Name):
+        if node.value not in analysis._import_targets and not analysis.index.module_scope.star_imports:
+            return None  # no import anywhere binds it (most names): none of its bindings is one
         bindings = analysis.reaching(node.value, where)
         qualified = {b.qualified for b in bindings if b.kind == "import"}
         if len(qualified) == 1 and all(b.kind == "import" for b in bindings):

@@ -101,7 +101,8 @@ class _DeprecationTracker(Rule):
 
     def _may_name_an_entry(self, name: str) -> bool:
         """Some import of the file binds `name` to a table entry (or a star import may): names
-        are most of a file's nodes, and resolving each through its scopes is the rule's cost."""
+        are most of a file's nodes, and those an import binds to no entry (`torch`, `nn`) need
+        no resolving through their scopes here."""
         known = self._names_an_entry.get(name)
         if known is None:
             targets = self.analysis.import_targets(name)
