@@ -51,3 +51,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_trees():
+    """Each test parses what it parses: trees kept from an earlier test (torchlint.parsing keeps
+    the last few by text) would answer a parse a test means to make, or count."""
+    import sys
+
+    parsing = sys.modules.get("torchlint.parsing")  # (not imported here: some tests check it is not)
+    if parsing is not None:
+        parsing._recent.clear()
+    yield

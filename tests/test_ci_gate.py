@@ -113,3 +113,21 @@ def test_bad_baseline_is_a_usage_error(cli, write, tmp_path, content, message):
         write("baseline.json", content)
     result = cli("check", "--baseline", "baseline.json", ".", cwd=tmp_path)
     assert result.code == 2 and message in result.err
+
+
+def test_a_written_baseline_is_readable_as_any_file_the_user_makes(cli, write, tmp_path):
+    """It is committed and read by CI and teammates: the umask's mode for a new one (not the
+    owner-only mode of the temporary file it is written through), the old mode when replaced."""
+    import os
+
+    write("bad.py", "import torch\n\n\ndef load(p):\n    return torch.load(p)\n")
+    baseline = tmp_path / "baseline.json"
+    mask = os.umask(0o022)
+    try:
+        cli("check", "--no-cache", "--write-baseline", baseline, ".", cwd=tmp_path)
+        assert baseline.stat().st_mode & 0o777 == 0o644
+        baseline.chmod(0o664)
+        cli("check", "--no-cache", "--write-baseline", baseline, ".", cwd=tmp_path)
+        assert baseline.stat().st_mode & 0o777 == 0o664
+    finally:
+        os.umask(mask)

@@ -56,8 +56,19 @@ def write_baseline(path: str, results: List[FileFindings]) -> int:
             entries[_key(result.path, root)] = recorded
     document = {"torchlint_baseline": FORMAT_VERSION, "torchlint_version": __version__, "files": entries}
     text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-    write_atomically(os.path.abspath(path), text.encode("utf-8"))
+    write_atomically(path, text.encode("utf-8"), mode=_shared_mode(path))
     return sum(len(v) for v in entries.values())
+
+
+def _shared_mode(path: str) -> int:
+    """A baseline is committed and read by others: the mode of the file it replaces, else that
+    of a file the user creates (the temporary file a write goes through is the owner's only)."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from torchlint import __version__
 from torchlint.sources import digest_of, file_digest, write_atomically
@@ -78,19 +78,20 @@ def code_version() -> str:
     table (editable installs, development) never gets results cached by the old code, and a
     reinstall of the same code keeps them. zlib's checksums, not hashlib's: a run without the
     cache never imports hashlib."""
-    import zlib
+    from torchlint.data_files import checksum
 
     package = os.path.dirname(os.path.abspath(__file__))
-    crc, adler, size = 0, 1, 0
-    for folder, dirs, files in os.walk(package):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(files):
-            if name.endswith((".py", ".toml", ".json.gz", ".txt")):
-                path = os.path.join(folder, name)
-                with open(path, "rb") as handle:
-                    data = os.path.relpath(path, package).encode() + b"\0" + handle.read()
-                crc, adler, size = zlib.crc32(data, crc), zlib.adler32(data, adler), size + len(data)
-    return f"{__version__}-{crc:08x}{adler:08x}{size:x}"
+
+    def contents() -> Iterator[bytes]:
+        for folder, dirs, files in os.walk(package):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                if name.endswith((".py", ".toml", ".json.gz", ".txt")):
+                    path = os.path.join(folder, name)
+                    with open(path, "rb") as handle:
+                        yield os.path.relpath(path, package).encode() + b"\0" + handle.read()
+
+    return f"{__version__}-{checksum(contents())}"
 
 
 def _record(finding: Finding) -> dict:

@@ -15,7 +15,7 @@ from typing import List, NoReturn, Optional, Sequence
 from torchlint import __version__, compiled_methods
 from torchlint.config import ConfigError, Overrides, SettingsResolver, load_file_config
 from torchlint.report import FileFindings, rule_url, text
-from torchlint.runner import (FIX_DIFF, FIX_OFF, FIX_STDOUT, FIX_WRITE, RunOptions, collect_garbage_less_often,
+from torchlint.runner import (FIX_DIFF, FIX_OFF, FIX_STDOUT, FIX_WRITE, RunOptions, tune_command_process,
                               process_file, run)
 from torchlint.sources import SourceError, is_excluded, iter_python_files, source_from_bytes
 
@@ -158,8 +158,7 @@ def console_main() -> NoReturn:
     (a twentieth of a one-file check; mypy exits the same way). Nothing is left to finish by
     then: workers are joined and the cache is written inside `main`. The language server, which
     hands its stream to another library, exits the ordinary way."""
-    compiled_methods.install()  # before LibCST is imported; for this process and its workers
-    collect_garbage_less_often()  # this process and its workers only, not a program calling `main`
+    tune_command_process()  # this process and its workers only, not a program calling `main`
     code = main()
     compiled_methods.keep_new()
     if sys.argv[1:2] == ["server"]:

@@ -6,11 +6,11 @@ or removing lines above a finding does not make it new."""
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
 from torchlint.rule import Finding
+from torchlint.sources import digest_of
 
 
 def normalized_line(lines: Sequence[str], number: int) -> str:
@@ -29,6 +29,6 @@ def fingerprints(findings: List[Finding], lines: Sequence[str],
         key = (finding.code, normalized_line(source, finding.line))
         occurrence = seen[key]
         seen[key] += 1
-        digest = hashlib.sha256(f"{key[0]}\0{key[1]}\0{occurrence}".encode("utf-8")).hexdigest()
+        digest = digest_of(f"{key[0]}\0{key[1]}\0{occurrence}".encode("utf-8"))
         result.append(digest[:20])
     return result

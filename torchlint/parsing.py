@@ -7,7 +7,7 @@ hand: parsed nodes are valid by construction, and LibCST's own source suggests m
 the parse). When CPython's parser has accepted the text, `parse_source` swaps in, for the length
 of the parse only, constructors that store each field through its slot directly and do not
 validate: the nodes are the same, built in half the time (a tenth of the whole parse). Making
-them costs 6 ms a process (their compiled code is kept beside the bytecode), repaid after about
+them costs 4 ms a process (their compiled code is kept beside the bytecode), repaid after about
 50,000 characters of parsing: until a process has parsed that much (a one-file check seldom
 does), only the validation is skipped. Nodes that fixes build later are made by the original
 constructors and validated.
@@ -21,14 +21,14 @@ import dataclasses
 import functools
 import threading
 import types
-from typing import Callable, Dict, Iterator, List, Optional, Tuple, cast
+from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union, cast
 
 import libcst as cst
 
 from torchlint.tree import node_types
 
 _swapping = threading.RLock()  # the classes are process-wide: one parse at a time swaps them
-FAST_AFTER_CHARS = 50_000  # parsed before the fast constructors are made (6 ms: more than one file saves)
+FAST_AFTER_CHARS = 50_000  # parsed before the fast constructors are made (4 ms: more than one file saves)
 _parsed_chars = 0
 
 
@@ -40,17 +40,18 @@ _recent: "collections.OrderedDict[str, cst.Module]" = collections.OrderedDict()
 _recent_lock = threading.Lock()
 
 
-def parse_source(text: str, checked: bool = False) -> cst.Module:
+def parse_source(text: str, checked: Union[bool, Callable[[], bool]] = False) -> cst.Module:
     """LibCST's parse, with the final line end of a CR-only file kept: LibCST's parser does not
     see a trailing "\\r" as a trailing newline, and its code generation would drop it.
 
-    `checked`: CPython's parser has accepted `text`, so LibCST builds its nodes unvalidated."""
+    `checked`: CPython's parser has accepted `text`, so LibCST builds its nodes unvalidated (or
+    a function saying so, asked only when the text must be parsed: not for a kept tree)."""
     with _recent_lock:
         module = _recent.get(text)
         if module is not None:
             _recent.move_to_end(text)
             return module
-    module = _parse(text, checked)
+    module = _parse(text, checked() if callable(checked) else checked)
     if len(text) <= RECENT_CHARS:
         with _recent_lock:
             _recent[text] = module
@@ -99,11 +100,9 @@ def _constructors() -> Dict[type, Tuple[Callable, Callable]]:
     """(LibCST's constructor, the fast one) of every node class that has its own.
 
     The fast constructors are one generated module; its compiled code is kept beside the
-    bytecode, named by a digest of its source (so by LibCST's classes), and compiling it (8 ms)
-    is paid once per install: making them costs 2 ms a process after that."""
-    import zlib
-
-    from torchlint.data_files import kept
+    bytecode, named by a digest of its source (so by LibCST's classes), and compiling it is paid
+    once per install (the module docstring gives what making them costs a process)."""
+    from torchlint.data_files import checksum, kept
 
     classes = sorted((kind for kind in node_types(cst.CSTNode) if "__init__" in kind.__dict__),
                      key=lambda kind: (kind.__module__, kind.__qualname__))
@@ -116,9 +115,8 @@ def _constructors() -> Dict[type, Tuple[Callable, Callable]]:
             sources.append(source)
             made.append(kind)
     source = "\n".join(sources)
-    encoded = source.encode()
-    digest = f"{zlib.crc32(encoded):08x}{zlib.adler32(encoded):08x}{len(encoded):x}"
-    code = kept("torchlint-constructors-", digest, lambda: compile(source, "<torchlint: LibCST constructors>", "exec"))
+    code = kept("torchlint-constructors-", checksum([source.encode()]),
+                lambda: compile(source, "<torchlint: LibCST constructors>", "exec"))
     exec(code, namespace)  # noqa: S102  (built from LibCST's own field names)
     return {kind: (kind.__dict__["__init__"], cast(Callable, namespace[f"_c{index}"]))
             for index, kind in enumerate(made)}

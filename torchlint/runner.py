@@ -291,12 +291,15 @@ def run(paths: Iterable[str], settings, options: RunOptions, jobs: int) -> Itera
 GC_ALLOCATIONS = 50_000
 
 
-def collect_garbage_less_often() -> None:
+def tune_command_process() -> None:
     """For the command line's process and its workers (not the editor's, flake8's, or a program
-    that calls `main`): `cli.console_main` calls it."""
+    that calls `main`; `cli.console_main` calls it, before LibCST is imported): LibCST's dataclass
+    methods from kept code (torchlint/compiled_methods.py), the collector run less often, and
+    frozen once the rules are imported."""
     global _freeze_pending, _tuned
     import gc
 
+    compiled_methods.install()
     first, second, third = gc.get_threshold()
     if 0 < first < GC_ALLOCATIONS:
         gc.set_threshold(GC_ALLOCATIONS, second, third)
@@ -312,12 +315,11 @@ def _worker_started(tuned: bool) -> None:
     inherits it anyway, a spawned one (macOS, Windows; forkserver, Python 3.14's default on
     Linux) starts with a fresh interpreter."""
     if tuned:
-        compiled_methods.install()
-        collect_garbage_less_often()
+        tune_command_process()
 
 
 def _freeze_what_is_imported() -> None:
-    """Once LibCST and the rules are imported, in a process `collect_garbage_less_often` is for:
+    """Once LibCST and the rules are imported, in a process `tune_command_process` is for:
     their objects (LibCST alone makes hundreds of thousands) live as long as the process, and
     the collector's full passes walked them all again each time (5% of a pytorch/examples run).
     `gc.freeze` leaves them out of every later pass."""
@@ -366,8 +368,6 @@ def _pooled(batches: Iterator[list], jobs: int) -> Iterator[FileOutcome]:
 
 
 def _replace(pool: "ProcessPoolExecutor", jobs: int) -> "ProcessPoolExecutor":
-    import concurrent.futures.process
-
     pool.shutdown(wait=False, cancel_futures=True)
     return _new_pool(jobs)
 
@@ -375,6 +375,7 @@ def _replace(pool: "ProcessPoolExecutor", jobs: int) -> "ProcessPoolExecutor":
 def _new_pool(jobs: int) -> "ProcessPoolExecutor":
     import concurrent.futures.process
 
+    compiled_methods.keep_new()  # here, once: forked workers would each write it again
     return concurrent.futures.ProcessPoolExecutor(max_workers=jobs, initializer=_worker_started, initargs=(_tuned,))
 
 

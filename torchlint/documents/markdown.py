@@ -3,9 +3,11 @@
 Fences are found as a CommonMark parser (markdown-it-py) finds them, so fences in lists and block
 quotes, tilde fences and longer fences are found where a renderer finds them, and nothing that
 only looks like a fence is. Most files need no parser: a text without a fence that may be Python
-is not read further, and one whose fences all open their lines is read by `_plain_fences`. A fence counts when its info string names Python (`python`, `py`,
-`python3`, `ipython`, `pycon`, Quarto's `{python}`, and the misspellings met in real notes);
-untagged fences and other languages do not. A block that does not parse as Python (prose or
+is not read further, and one whose fences all open their lines is read by `_plain_fences`.
+
+A fence counts when its info string names Python (`python`, `py`, `python3`, `ipython`, `pycon`,
+Quarto's `{python}`, and the misspellings met in real notes); untagged fences and other
+languages do not. A block that does not parse as Python (prose or
 pseudo-code in a `python` fence is common) is skipped, not reported.
 """
 
