@@ -99,6 +99,30 @@ def test_api_table_rules_run_only_where_the_file_names_what_they_report(code, ex
     assert codes_run(code) & api_rules == expected
 
 
+@pytest.mark.parametrize("code, expected", [
+    ("import torch\ntorch.save(m, p)\n", {"TL501"}),
+    ("from torch import save as keep\nkeep(m, p)\n", {"TL501"}),
+    ("import numpy as np\nnp.save(p, x)\nself.save(m)\n", set()),  # `save`, never torch's
+    ("import torch\nstate = torch.load(p)\n", {"TL502", "TL503"}),
+    ("import json\nconfig = json.load(f)\nmodel.load(p)\n", set()),
+    ("from torch.utils.checkpoint import checkpoint\ny = checkpoint(f, x)\n", {"TL607"}),
+    ("def checkpoint(step):\n    pass\ncheckpoint(3)\n", set()),
+    ("import time\nstart = time.time()\n", {"TL401"}),
+    ("from timeit import default_timer as timer\nstart = timer()\n", {"TL401"}),
+    ("import timeit\ntimeit.Timer(lambda: f()).timeit(3)\n", {"TL401"}),
+    ("from time import sleep\nsleep(1)\nelapsed = end - start\n", set()),  # no clock is read
+])
+def test_named_api_rules_run_only_where_the_file_may_name_what_they_fire_on(code, expected):
+    named = {"TL401", "TL501", "TL502", "TL503", "TL607"}
+    assert codes_run(code) & named == expected
+
+
+def test_a_timing_magic_runs_tl401_without_a_clock_import():
+    options = engine.LintOptions(magic_timed=((1, 1),))
+    run = {rule.code for rule in engine.rules_to_run("y = model(x)\n", all_rules(), options)}
+    assert "TL401" in run
+
+
 def test_a_file_no_rule_can_fire_in_is_never_parsed_by_libcst(monkeypatch):
     parsed = []
     monkeypatch.setattr(engine, "parse_source", lambda text, checked=False: parsed.append(text) or pytest.fail("parsed"))

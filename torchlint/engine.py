@@ -98,13 +98,14 @@ def select_rules(rules: Sequence[Type[Rule]], found: "References", options: Opti
     """The rules to run on a file CPython parsed: those whose triggers its tree has, less those
     that say they cannot fire on what it names; None when the tree is deeper than MAX_DEPTH and
     some rule would run (then the file is not parsed: TL003)."""
-    active = admitted(rules, found.evidence, _extra(options))
+    extra = _extra(options)
+    active = admitted(rules, found.evidence, extra)
     if not active:
         return []
     if found.depth > MAX_DEPTH:
         return None
     if any(rule.reads_references() for rule in active):
-        found.resolve_relative(context.absolute if context is not None else None)
+        found.resolve_relative(context.absolute if context is not None else None).with_extra(extra)
         active = [rule for rule in active if rule.could_fire(found)]
     return active
 

@@ -73,6 +73,7 @@ class References:
         self._plain_names = names
         self._chains, self._call_funcs = chains, calls
         self._relative: Optional[RelativeResolver] = None
+        self.extra: FrozenSet[str] = frozenset()  # evidence the engine adds, not in the code (`%time`)
         self._stars: List[str] = []
         self._free: Set[str] = set()
         self._bound = False
@@ -83,6 +84,11 @@ class References:
         """How relative imports resolve (`from .models import Net`), as the analysis resolves them
         for this file: set before the qualified names are first read."""
         self._relative = relative
+        return self
+
+    def with_extra(self, extra: Tuple[str, ...]) -> "References":
+        """The evidence the engine adds for this run, not in the code (a notebook's `%time`)."""
+        self.extra = frozenset(extra)
         return self
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Dict, List, Optional, Sequence, Tuple, Type
+from typing import TYPE_CHECKING, ClassVar, Dict, FrozenSet, List, Optional, Sequence, Tuple, Type
 
 if TYPE_CHECKING:  # pragma: no cover
     import libcst as cst
@@ -81,6 +81,9 @@ class Rule:
     # Evidence the rule needs to fire (torchlint/triggers.py): "name" an identifier of the code,
     # ".name" an attribute access, "import name" a name in an import statement. Empty: always run.
     triggers: ClassVar[Tuple[str, ...]] = ()
+    # Qualified names (canonical) the rule fires only on: a file that may name none of them, by any
+    # import (torchlint/references.py), is not parsed for it. Empty: `could_fire` decides.
+    fires_on: ClassVar[FrozenSet[str]] = frozenset()
     level: ClassVar[str] = "warning"  # SARIF level: error, warning or note
     preview: ClassVar[bool] = False  # opt-in (`--preview`): below the precision bar on real code
     visits: ClassVar[bool] = True  # False for engine-level rules (TL001) that have no visitor
@@ -95,14 +98,16 @@ class Rule:
     @classmethod
     def could_fire(cls, references: "References") -> bool:
         """False when what the file names (torchlint/references.py: qualified names, call keywords,
-        attributes, read before LibCST parses it) shows this rule cannot fire there. Rules that fire
-        only on named API override it; a file no rule can fire in is never parsed by LibCST."""
-        return True
+        attributes, read before LibCST parses it) shows this rule cannot fire there: by default,
+        when the file names none of `fires_on`. Rules that need more than a name override it; a
+        file no rule can fire in is never parsed by LibCST."""
+        return not cls.fires_on or not cls.fires_on.isdisjoint(references.names)
 
     @classmethod
     def reads_references(cls) -> bool:
-        """Does this rule override `could_fire` (so the engine must read the file's references)?"""
-        return cls.could_fire.__func__ is not Rule.could_fire.__func__  # type: ignore[attr-defined]
+        """Does this rule override `could_fire` or name `fires_on` (so the engine must read the
+        file's references)?"""
+        return bool(cls.fires_on) or cls.could_fire.__func__ is not Rule.could_fire.__func__  # type: ignore[attr-defined]
 
     @classmethod
     def applies_to(cls, target_torch: Tuple[int, ...]) -> bool:

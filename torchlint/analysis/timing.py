@@ -64,6 +64,10 @@ _NO_WORK_METHODS = METADATA | frozenset(
 _CONDITIONAL = frozenset({cst.IfExp, cst.BooleanOperation, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp})
 _EXPRESSIONS = node_types(cst.BaseExpression)
 _TIMEIT_FUNCTIONS = frozenset({"timeit.timeit", "timeit.repeat"})
+_TIMER_CLASS = "timeit.Timer"
+# Every name through which code reads a wall clock or times a statement: a file that names none
+# has no interval and no timed statement (a timer class of the file reads a clock too).
+TIMERS = CLOCKS | _TIMEIT_FUNCTIONS | {_TIMER_CLASS}
 _TIMEIT_METHODS = frozenset({"timeit", "repeat", "autorange"})
 
 
@@ -676,7 +680,7 @@ class TimingFacts:
         if not isinstance(func, cst.Attribute) or func.attr.value not in _TIMEIT_METHODS:
             return False
         receiver = func.value
-        return isinstance(receiver, cst.Call) and self.analysis.qualified_name(receiver.func, where) == "timeit.Timer"
+        return isinstance(receiver, cst.Call) and self.analysis.qualified_name(receiver.func, where) == _TIMER_CLASS
 
     # ------------------------------------------------------------------ timeit
     def timed_statements(self) -> List[TimedStatement]:
@@ -808,4 +812,4 @@ def _called_name(func: cst.BaseExpression) -> str:
     return func.value if isinstance(func, cst.Name) else ""
 
 
-__all__ = ["CLOCKS", "SURE", "Effect", "Event", "Interval", "TimedStatement", "TimingFacts"]
+__all__ = ["CLOCKS", "TIMERS", "SURE", "Effect", "Event", "Interval", "TimedStatement", "TimingFacts"]

@@ -48,6 +48,7 @@ class CheckpointUseReentrant(Rule):
     summary = "`torch.utils.checkpoint` without `use_reentrant` warns and uses the legacy variant"
     fix_safety = SAFE
     triggers = ("checkpoint", "checkpoint_sequential")
+    fires_on = _CHECKPOINTS
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.analysis.qualified_name(node.func)

@@ -45,6 +45,7 @@ def _catches_type_error(handler: cst.ExceptHandler) -> bool:
 
 class _LoadTracker(Rule):
     triggers = ("load",)  # torch.load
+    fires_on = frozenset({"torch.load"})
 
     def __init__(self, analysis) -> None:
         super().__init__(analysis)

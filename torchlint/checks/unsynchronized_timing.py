@@ -12,7 +12,7 @@ from typing import List, Optional
 import libcst as cst
 
 from torchlint.analysis.devices import DeviceLevel
-from torchlint.analysis.timing import Event, Interval
+from torchlint.analysis.timing import TIMERS, Event, Interval
 from torchlint.checks._syntax import insert_before, statement_of
 from torchlint.rule import SAFE, Edit, Fix, Rule, register
 
@@ -118,6 +118,12 @@ class UnsynchronizedCudaTiming(Rule):
     # Every clock comes from the `time` or `timeit` module (a timer class of the file reads one);
     # "%time": a notebook's `%%time` / `%timeit` magic (the engine adds it when LintOptions.magic_timed).
     triggers = ("time", "timeit", "%time")
+    fires_on = TIMERS
+
+    @classmethod
+    def could_fire(cls, references) -> bool:
+        """Where the file names a clock or a timeit function, or a notebook's magic times code."""
+        return "%time" in references.extra or super().could_fire(references)
 
     def finish(self) -> None:
         timing = self.analysis.timing

@@ -64,6 +64,7 @@ class WholeModelSave(Rule):
     summary = "`torch.save` of a whole module pickles its class; save its `state_dict()` instead"
     fix_safety = UNSAFE
     triggers = ("save",)  # torch.save
+    fires_on = frozenset({"torch.save"})
 
     def visit_Call(self, node: cst.Call) -> None:
         if not self.analysis.refers_to(node.func, "torch.save"):
