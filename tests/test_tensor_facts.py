@@ -282,10 +282,27 @@ def test_layout_model():
     ("loss = F.cross_entropy(z, y)", []),
     ("loss = F.cross_entropy(z, F.softmax(t, dim=1))", []),
     ("loss = F.nll_loss(F.log_softmax(z, dim=1), y)", []),
-    ("loss = nn.BCELoss()(torch.sigmoid(z), y)", []),
+    ("loss = nn.BCELoss()(torch.sigmoid(z), y)", ["TL104"]),
+    ("loss = F.binary_cross_entropy_with_logits(z.sigmoid(), y)", ["TL103"]),
+    ("loss = F.binary_cross_entropy_with_logits(z, torch.sigmoid(t))", []),  # soft targets
+    # The same values in another shape, place or copy are still the activation's output ...
+    ("loss = F.cross_entropy(F.softmax(z, dim=1).view(-1, 5), y)", ["TL101"]),
+    ("loss = F.binary_cross_entropy(torch.sigmoid(z).squeeze(1).to(device), y)", ["TL104"]),
+    # ... other values, or another dtype's, are not.
+    ("loss = F.binary_cross_entropy(torch.sigmoid(z).clamp(1e-6, 1 - 1e-6), y)", []),
+    ("loss = F.binary_cross_entropy(torch.sigmoid(z).to(torch.long), y)", []),
+    ("loss = F.binary_cross_entropy(torch.sigmoid(z).to(device, dtype=d), y)", []),
 ])
 def test_cross_entropy_inputs(body, expected):
     assert codes(body) == expected
+
+
+def test_a_reshaped_activation_output_offers_no_fix():
+    """Its input is not what the loss would need (it has the other shape): the fix would be wrong."""
+    for body in ("def f(z, y):\n    p = F.softmax(z, dim=1).view(-1, 5)\n    return F.cross_entropy(p, y)",
+                 "def f(z, y):\n    p = torch.sigmoid(z).squeeze(1)\n    return F.binary_cross_entropy(p, y)"):
+        [found] = lint_text(HEADER + body + "\n", all_rules()).findings
+        assert found.fix is None, body
 
 
 def test_self_attribute_modules_are_followed():

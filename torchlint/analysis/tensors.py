@@ -9,8 +9,8 @@ unannotated parameter) answers no, so rules stay silent rather than guess.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Set, Tuple
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Callable, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -20,10 +20,12 @@ from torchlint.analysis.torch_api import (
     ACTIVATION_FUNCTIONS,
     ACTIVATION_METHODS,
     ACTIVATION_MODULES,
+    DTYPE_NAMES,
     NO_GRAD_RESULT_FUNCTIONS,
     NO_GRAD_RESULT_METHODS,
     PARAMETERLESS_NN_CLASSES,
     TENSOR_FACTORIES,
+    VALUE_KEEPING_METHODS,
 )
 
 from torchlint.analysis.summary import FUNCTION
@@ -46,6 +48,7 @@ class Activation:
     input: Optional[cst.BaseExpression]  # what the activation was applied to; None for layers
     dim: Optional[cst.BaseExpression] = None
     source: Optional[str] = None  # applied in another module of the project: which (`models.Net`)
+    reshaped: bool = False  # then reshaped, moved or cast (`.squeeze(1)`): the same values, another shape
 _VIEW_ATTRIBUTES = frozenset({"T", "mT", "H", "mH", "real", "imag"})
 # Moves and casts: the result carries gradients exactly when the input does.
 _MOVING_METHODS = frozenset("to cuda cpu float half double bfloat16 type contiguous clone".split())
@@ -478,6 +481,16 @@ class TensorFacts:
         qualified = self.analysis.qualified_name(args[0].value, where) or ""
         return qualified.startswith("torch.") and qualified.count(".") == 1
 
+    def _casts(self, call: cst.Call, where: "Where") -> bool:
+        """`x.to(torch.long)`, `x.view(torch.int32)`, `x.to(device, dtype=d)`: another dtype's values."""
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == "dtype":
+                return True
+            qualified = self.analysis.qualified_name(arg.value, where) or ""
+            if qualified.startswith("torch.") and qualified[len("torch."):] in DTYPE_NAMES:
+                return True
+        return False
+
     # ------------------------------------------------------------------ activations
     def activation(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> Optional[Activation]:
         """The activation whose output the value is, when every origin agrees; None otherwise."""
@@ -500,6 +513,36 @@ class TensorFacts:
         kinds = {activation.kind for activation in found}
         return found[0] if len(kinds) == 1 else None
 
+    def loss_input_activation(self, call: cst.Call, losses: FrozenSet[str]) -> Optional[Tuple[cst.Arg, Activation]]:
+        """(the input argument, the activation it is an output of), for a call computing one of
+        `losses` (qualified functions or classes, as `loss_call` names them) on an activation's
+        output, where the traversal is."""
+        if not call.args:
+            return None  # no input to look at (`model.eval()`, `loss.backward()`): skip the loss question
+        loss = self.analysis.loss_call(call)
+        if loss is None or loss.loss not in losses or loss.input is None:
+            return None
+        found = self.activation(loss.input.value)
+        return (loss.input, found) if found is not None else None
+
+    def activation_input_here(self, used: cst.BaseExpression, found: Activation) -> Optional[cst.BaseExpression]:
+        """What to write instead of `used`, an output of `found` read where the traversal is, to
+        get the activation's input instead: that input itself when `used` is the activation's call,
+        its name when the name holds the same value here as at the call (not rebound in between);
+        None otherwise, and when the activation is applied in another function or by a layer."""
+        logits = found.input
+        if logits is None or found.reshaped or found.where[0] is not self.analysis.where()[0]:
+            return None
+        if used is found.node:
+            return logits
+        if not isinstance(used, cst.Name) or not isinstance(logits, cst.Name):
+            return None
+        here = self.analysis.reaching(logits.value)
+        there = self.analysis.reaching(logits.value, found.where)
+        if not here or [id(b) for b in here] != [id(b) for b in there]:
+            return None
+        return logits.with_changes(lpar=used.lpar, rpar=used.rpar)
+
     def _origin_activation(self, node: cst.CSTNode, where: "Where") -> Optional[Activation]:
         if isinstance(node, cst.Subscript):  # `model(x)[1]`, `_, probs = model(x)`
             return self._element_activation(node, where)
@@ -516,6 +559,10 @@ class TensorFacts:
         symbol = self.analysis.lookup(qualified) if qualified else None
         if symbol is not None and symbol.kind == FUNCTION and not symbol.module and symbol.returns:
             return Activation(symbol.returns, node, where, None, source=symbol.qualified)
+        if (isinstance(func, cst.Attribute) and qualified is None and func.attr.value in VALUE_KEEPING_METHODS
+                and not self._casts(node, where) and not self.values.is_module(func.value, where)):
+            inner = self.activation(func.value, where)  # `torch.sigmoid(z).squeeze(1)`, `probs.view(-1)`
+            return replace(inner, reshaped=True) if inner is not None else None
         if isinstance(func, cst.Attribute) and qualified is None and func.attr.value in ACTIVATION_METHODS:
             if not self.values.is_module(func.value, where):
                 return Activation(ACTIVATION_METHODS[func.attr.value], node, where, func.value,

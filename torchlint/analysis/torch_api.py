@@ -147,6 +147,10 @@ ACTIVATION_FUNCTIONS = {
     "torch.special.expit": "sigmoid",
 }
 ACTIVATION_METHODS = {"softmax": "softmax", "log_softmax": "log_softmax", "sigmoid": "sigmoid"}
+# Tensor methods whose result holds the same values as the tensor (reshaped, moved, cast, copied).
+VALUE_KEEPING_METHODS = frozenset(
+    "view reshape squeeze unsqueeze flatten view_as reshape_as contiguous float double to cpu cuda detach clone".split()
+)
 ACTIVATION_MODULES = {
     "torch.nn.Softmax": "softmax",
     "torch.nn.LogSoftmax": "log_softmax",
@@ -165,6 +169,10 @@ OPTIMIZER_PREFIX = "torch.optim."
 # Losses that apply log_softmax (CrossEntropy) or sigmoid (BCEWithLogits) themselves.
 CROSS_ENTROPY_FUNCTIONS = frozenset({"torch.nn.functional.cross_entropy"})
 CROSS_ENTROPY_CLASSES = frozenset({"torch.nn.CrossEntropyLoss"})
+BCE_WITH_LOGITS_LOSSES = frozenset({"torch.nn.functional.binary_cross_entropy_with_logits", "torch.nn.BCEWithLogitsLoss"})
+# ... and the binary cross-entropy that takes probabilities.
+BCE_FUNCTION = "torch.nn.functional.binary_cross_entropy"
+BCE_LOSSES = frozenset({BCE_FUNCTION, "torch.nn.BCELoss"})
 
 DTYPE_NAMES = frozenset(
     "float float16 float32 float64 half double bfloat16 int int8 int16 int32 int64 long short uint8 bool "

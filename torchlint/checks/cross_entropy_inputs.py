@@ -7,7 +7,7 @@ activation produced the input. They differ in the activation and in what the fin
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, cast
 
 import libcst as cst
 
@@ -15,30 +15,22 @@ from torchlint.analysis.tensors import Activation
 from torchlint.analysis.torch_api import CROSS_ENTROPY_CLASSES, CROSS_ENTROPY_FUNCTIONS
 from torchlint.rule import SAFE, Edit, Fix, Rule, register
 
+_CROSS_ENTROPY = CROSS_ENTROPY_FUNCTIONS | CROSS_ENTROPY_CLASSES
+
 
 class _CrossEntropyInput(Rule):
     activation_kind = ""
     triggers = ("cross_entropy", "CrossEntropyLoss")
 
     def visit_Call(self, node: cst.Call) -> None:
-        loss_input = self._cross_entropy_input(node)
-        if loss_input is None:
+        given = self.analysis.tensors.loss_input_activation(node, _CROSS_ENTROPY)
+        if given is None or given[1].kind != self.activation_kind:
             return
-        found = self.analysis.tensors.activation(loss_input.value)
-        if found is None or found.kind != self.activation_kind:
-            return
-        self.report(node, self.message(found), self._fix(node, loss_input, found))
+        loss_input, found = given
+        self.report(node, self.message(found), self._fix(loss_input, found))
 
     def message(self, found: Activation) -> str:
         raise NotImplementedError
-
-    def _cross_entropy_input(self, call: cst.Call) -> Optional[cst.Arg]:
-        if not call.args:
-            return None  # no input to look at (`model.eval()`, `loss.backward()`): skip the loss question
-        loss = self.analysis.loss_call(call)
-        if loss is not None and loss.loss in CROSS_ENTROPY_FUNCTIONS | CROSS_ENTROPY_CLASSES:
-            return loss.input
-        return None
 
     def in_same_function(self, found: Activation) -> bool:
         """The activation is applied in the function that computes the loss (not by the model)."""
@@ -53,21 +45,15 @@ class _CrossEntropyInput(Rule):
             return f" (`{found.source}` returns {found.kind} outputs)"
         return f" (the model ends in `{self.layer_text(found)}`)"
 
-    def _fix(self, call: cst.Call, loss_input: cst.Arg, found: Activation) -> Optional[Fix]:
+    def _fix(self, loss_input: cst.Arg, found: Activation) -> Optional[Fix]:
         """Pass the activation's input instead of its output, when that is the same value here."""
-        logits = found.input
-        if logits is None or not self.in_same_function(found) or not self.fix_allowed(found):
+        logits = self.analysis.tensors.activation_input_here(loss_input.value, found) if self.fix_allowed(found) else None
+        if logits is None:
             return None
-        if loss_input.value is found.node:
-            return Fix(SAFE, "Pass the logits", (Edit(found.node, logits),))
-        if not isinstance(loss_input.value, cst.Name) or not isinstance(logits, cst.Name):
-            return None
-        here = self.analysis.reaching(logits.value)
-        there = self.analysis.reaching(logits.value, found.where)
-        if not here or [id(b) for b in here] != [id(b) for b in there]:
-            return None  # the logits' name was rebound in between: it is not the same value
-        replacement = logits.with_changes(lpar=loss_input.value.lpar, rpar=loss_input.value.rpar)
-        return Fix(SAFE, f"Pass `{logits.value}` (the logits)", (Edit(loss_input.value, replacement),))
+        if logits is found.input:
+            return Fix(SAFE, "Pass the logits", (Edit(loss_input.value, logits),))
+        name = cast(cst.Name, logits).value  # (otherwise the input itself is passed)
+        return Fix(SAFE, f"Pass `{name}` (the logits)", (Edit(loss_input.value, logits),))
 
     def fix_allowed(self, found: Activation) -> bool:
         return True

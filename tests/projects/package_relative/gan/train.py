@@ -13,7 +13,7 @@ z = torch.randn(8, 16)
 labels = torch.randint(0, 10, (8,))
 
 validity, predicted = discriminator(generator(z))
-loss = adversarial_loss(validity, torch.ones(8, 1)) + auxiliary_loss(predicted, labels)  # expect: TL101
+loss = adversarial_loss(validity, torch.ones(8, 1)) + auxiliary_loss(predicted, labels)  # expect: TL101, TL104
 classifier = head(64, 10)
 loss = auxiliary_loss(classifier(generator(z)), labels)  # expect: TL101
 torch.save(generator, "g.pt")  # expect: TL501
