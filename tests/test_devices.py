@@ -95,6 +95,55 @@ def test_device_named(source, explicit, expected):
     assert named(source, explicit) == expected
 
 
+GAN = """
+class Sampler:
+    def __init__(self, gpu_mode):
+        self.gpu_mode = gpu_mode
+        self.net = nn.Linear(8, 8)
+        self.noise = torch.rand(4, 8)
+        if self.gpu_mode:
+            self.net.cuda()
+            self.noise = self.noise.cuda()
+{extra}
+    def sample(self):
+        out = self.net(self.noise)
+        if self.gpu_mode:
+            out = out.cpu()
+        else:
+            result = out
+"""
+
+
+@pytest.mark.parametrize("source, expected", [
+    # A flag fixed for the run (analysis/conditions.py): the other branch of the same test never
+    # sees what its `if` body made.
+    (GAN.format(extra=""), NONE),
+    ("use_cuda = torch.cuda.is_available()\nx = torch.ones(2)\nif use_cuda:\n    x = x.cuda()\n"
+     "if not use_cuda:\n    result = x", NONE),
+    ("x = torch.ones(2)\nif torch.cuda.is_available():\n    x = x.cuda()\n"
+     "if torch.cuda.is_available():\n    pass\nelse:\n    result = x", NONE),
+    ("import argparse\nargs = argparse.ArgumentParser().parse_args()\nmodel = nn.Linear(2, 2)\n"
+     "if args.cuda and args.half:\n    model.cuda()\nif not args.cuda:\n    result = model(torch.ones(2))", NONE),
+    ("def f(x, use_cuda):\n    device = 'cuda' if use_cuda else 'cpu'\n    x = x.to(device)\n"
+     "    if not use_cuda:\n        return x", NONE),
+    # ... and under its own branch, or where the test is no flag, the evidence stands.
+    ("use_cuda = torch.cuda.is_available()\nx = torch.ones(2)\nif use_cuda:\n    x = x.cuda()\n"
+     "if use_cuda:\n    result = x", MAYBE),
+    ("use_cuda = True\nuse_cuda = False\nx = torch.ones(2)\nif use_cuda:\n    x = x.cuda()\n"
+     "if not use_cuda:\n    result = x", MAYBE),  # bound twice
+    ("import argparse\nargs = argparse.ArgumentParser().parse_args()\nargs.cuda = args.cuda and torch.cuda.is_available()\n"
+     "model = nn.Linear(2, 2)\nif args.cuda:\n    model.cuda()\nif not args.cuda:\n    result = model(torch.ones(2))",
+     MAYBE),  # (assigned: no flag)
+    (GAN.format(extra="    def cpu_only(self):\n        self.gpu_mode = False\n"), MAYBE),  # set outside `__init__`
+    ("x = torch.ones(2)\nif torch.cuda.device_count() > 1:\n    x = x.cuda()\n"
+     "if torch.cuda.device_count() > 1:\n    pass\nelse:\n    result = x", MAYBE),  # a comparison
+    ("def f(x, use_cuda):\n    if use_cuda or x.is_cuda:\n        x = x.cuda()\n    if not use_cuda:\n        return x",
+     MAYBE),  # `a or b` true says nothing of `a`
+])
+def test_a_flag_fixed_for_the_run_separates_its_branches(source, expected):
+    assert level(source) == expected
+
+
 def test_blocking_copies():
     source = """
     def f(batch, device):

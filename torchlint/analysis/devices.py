@@ -19,11 +19,13 @@ Queries:
 
 from __future__ import annotations
 
+import contextlib
 import enum
-from typing import TYPE_CHECKING, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Dict, FrozenSet, Iterable, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from torchlint.analysis.conditions import NOTHING, Assumption, Conditions
 from torchlint.analysis.scopes import Binding
 from torchlint.analysis.torch_api import DTYPE_NAMES, MODULE_RETURNING_METHODS, TENSOR_FACTORIES
 from torchlint.syntax import argument, is_name, is_self_attribute
@@ -78,13 +80,44 @@ def _or(level: Optional[DeviceLevel], default: DeviceLevel) -> DeviceLevel:
 class DeviceFacts:
     def __init__(self, analysis: "ModuleAnalysis") -> None:
         self.analysis = analysis
-        self._memo: Dict[Tuple[int, int], DeviceLevel] = {}
+        self._memo: Dict[Tuple[int, int, FrozenSet[Assumption]], DeviceLevel] = {}
         self._visiting: Set[int] = set()
         self._moves: Optional[List[Tuple[str, "Where", cst.Call]]] = None
         self._dtype_names: Dict[int, Set[str]] = {}
+        self._conditions = Conditions(analysis)
+        # The flags and branches the question being answered starts under (analysis/conditions.py):
+        # origins under the other branch of one of them cannot reach its starting point.
+        self._assumed: FrozenSet[Assumption] = NOTHING
+        self._depth = 0
 
     def _here(self, where: Optional["Where"]) -> "Where":
         return where if where is not None else self.analysis.where()
+
+    @contextlib.contextmanager
+    def _question(self, where: "Where") -> Iterator[None]:
+        """A public question starts under the branches around `where`; the questions it asks on
+        the way keep those assumptions."""
+        outer = self._depth == 0
+        if outer:
+            self._assumed = self._conditions.under(where)
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if outer:
+                self._assumed = NOTHING
+
+    def _possible(self, origins: List[Tuple[cst.CSTNode, "Where"]]) -> List[Tuple[cst.CSTNode, "Where"]]:
+        """The origins the question's assumptions do not rule out."""
+        if not self._assumed:
+            return origins
+        return [(node, w) for node, w in origins if not self._conditions.excluded(self._assumed, w)]
+
+    def _taken(self, expr: cst.IfExp, where: "Where") -> List[cst.BaseExpression]:
+        """The branches of `a if test else b` that the assumptions allow."""
+        taken = self._conditions.branch(expr.test, self._assumed, where)
+        return [expr.body, expr.orelse] if taken is None else [expr.body if taken else expr.orelse]
 
     # ------------------------------------------------------------------ designators
     def device_named(self, expr: cst.BaseExpression, where: Optional["Where"] = None,
@@ -94,6 +127,10 @@ class DeviceFacts:
         `torch.device(...)`); otherwise it is the first argument of `.to(...)`, which may also be
         a dtype or a tensor, and is a device unless the file shows it is one of those."""
         where = self._here(where)
+        with self._question(where):
+            return self._device_named(expr, where, explicit)
+
+    def _device_named(self, expr: cst.BaseExpression, where: "Where", explicit: bool) -> Optional[DeviceLevel]:
         if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString)):
             text = expr.evaluated_value
             if not isinstance(text, str):
@@ -112,7 +149,7 @@ class DeviceFacts:
         if isinstance(expr, cst.Integer):
             return SURE  # a device index means a CUDA device
         if isinstance(expr, cst.IfExp):
-            branches = [self.device_named(e, where, explicit) for e in (expr.body, expr.orelse)]
+            branches = [self.device_named(e, where, explicit) for e in self._taken(expr, where)]
             if all(b is None for b in branches):
                 return None
             return combine(_or(b, NONE) for b in branches)
@@ -158,7 +195,7 @@ class DeviceFacts:
         if origins is not None and any(node is expr for node, _ in origins):
             assert isinstance(expr, cst.Attribute)
             origins = self._inherited(expr, where)
-        return origins
+        return self._possible(origins) if origins is not None else None
 
     def _inherited(self, expr: cst.Attribute, where: "Where") -> Optional[List[Tuple[cst.CSTNode, "Where"]]]:
         """`self._cpu_device` set in `__init__` of a base class of this file."""
@@ -269,18 +306,19 @@ class DeviceFacts:
         """The level at which the tensor or module `expr` may live on CUDA. `called`: `expr` is
         called (`model(x)`), so it is a module and `model.to(device)` statements moved it."""
         where = self._here(where)
-        key = (id(expr), id(where[1]))
-        if key in self._memo:
-            return self._memo[key]
-        if id(expr) in self._visiting:
-            return NONE  # a value fed back into itself adds no evidence
-        self._visiting.add(id(expr))
-        try:
-            level = self._value(expr, where, called)
-        finally:
-            self._visiting.discard(id(expr))
-        self._memo[key] = level
-        return level
+        with self._question(where):
+            key = (id(expr), id(where[1]), self._assumed)
+            if key in self._memo:
+                return self._memo[key]
+            if id(expr) in self._visiting:
+                return NONE  # a value fed back into itself adds no evidence
+            self._visiting.add(id(expr))
+            try:
+                level = self._value(expr, where, called)
+            finally:
+                self._visiting.discard(id(expr))
+            self._memo[key] = level
+            return level
 
     def _value(self, expr: cst.BaseExpression, where: "Where", called: bool) -> DeviceLevel:
         if not isinstance(expr, cst.Name) and not is_self_attribute(expr):
@@ -289,7 +327,7 @@ class DeviceFacts:
         origins = self.analysis.values.origins(expr, where)
         if origins is None:
             return moved
-        level = combine(self._origin_value(node, w) for node, w in origins)
+        level = combine(self._origin_value(node, w) for node, w in self._possible(origins))
         return max(level, moved)
 
     def _origin_value(self, node: cst.CSTNode, where: "Where") -> DeviceLevel:
@@ -313,13 +351,17 @@ class DeviceFacts:
         if isinstance(node, (cst.Tuple, cst.List)):
             return max((self.device_of(e.value, where) for e in node.elements), default=NONE)
         if isinstance(node, cst.IfExp):
-            return combine(self.device_of(e, where) for e in (node.body, node.orelse))
+            return combine(self.device_of(e, where) for e in self._taken(node, where))
         return NONE  # literals; names here are imports, functions or classes: no device data
 
     def call_result(self, call: cst.Call, where: Optional["Where"] = None) -> DeviceLevel:
         """The level of a call's result: a move to a device, a build with `device=`, a module
         on CUDA called, or an operation on CUDA values."""
         where = self._here(where)
+        with self._question(where):
+            return self._call_result(call, where)
+
+    def _call_result(self, call: cst.Call, where: "Where") -> DeviceLevel:
         if is_builtin_call(self.analysis, call, _HOST_BUILTINS, where):
             return NONE
         func = call.func
@@ -386,6 +428,10 @@ class DeviceFacts:
         """For `m.cuda()` / `m.to(...)`: the level of the device it moves to; None for another
         call and for `.to(dtype)` / `.to(tensor)`."""
         where = self._here(where)
+        with self._question(where):
+            return self._move_target(call, where)
+
+    def _move_target(self, call: cst.Call, where: "Where") -> Optional[DeviceLevel]:
         if not isinstance(call.func, cst.Attribute):
             return None
         if call.func.attr.value == "cuda":
@@ -422,7 +468,8 @@ class DeviceFacts:
     # ------------------------------------------------------------------ modules moved in place
     def _moved_in_place(self, name: cst.Name, where: "Where", called: bool) -> DeviceLevel:
         """`model.to(device)` as a statement moves a module (not a tensor) without rebinding it."""
-        moves = [m for m in self._in_place_moves() if m[0] == name.value]
+        moves = [m for m in self._in_place_moves()
+                 if m[0] == name.value and not self._conditions.excluded(self._assumed, m[1])]
         if not moves or not (called or self.analysis.values.is_module(name, where)):
             return NONE
         used = {id(b) for b in self.analysis.reaching(name.value, where)}

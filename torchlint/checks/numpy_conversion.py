@@ -16,7 +16,10 @@ class NumpyWithoutDetachOrCpu(Rule):
     gradients) or that may live on a CUDA device (moved with `.cuda()` / `.to(device)`, created
     with `device=...`, or computed by a model moved to CUDA; a device whose value the file does
     not show, such as one passed to a constructor, may be CUDA), with no `.detach()` / `.cpu()`
-    in between. Values are followed through assignments and `self` attributes.
+    in between. Values are followed through assignments and `self` attributes. A flag fixed for
+    the run keeps its branches apart: after `if self.gpu_mode: self.z = self.z.cuda()`, a
+    `.numpy()` under the `else` of another `if self.gpu_mode:` sees no CUDA tensor (flags:
+    analysis/conditions.py).
 
     ## Why is this bad?
     NumPy arrays share memory with CPU tensors and know nothing about autograd or GPUs, so
