@@ -30,8 +30,8 @@ def test_saving_only_weights_keeps_the_fix_safe(saved):
         model = torch.nn.Linear(2, 2)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
         for epoch in range(3):
-            torch.save({saved}, "ckpt.pt")
-        state = torch.load("ckpt.pt")
+            torch.save({saved}, f"ckpt{{epoch}}.pt")
+        state = torch.load(args.checkpoint)
     """)
     assert finding.fix.applicability == "safe"
 
@@ -129,6 +129,9 @@ def test_lookalike_fallbacks_are_reported(source):
     "    assert torch.load(path)['w'].sum() == 2\n",
     "def test_literal(model):\n    torch.save(model.state_dict(), 'm.pt')\n    state = torch.load('m.pt')\n",
     "def test_attribute(self):\n    torch.save(self.obj, self.path)\n    return torch.load(self.path)\n",
+    # a notebook's best checkpoint: saved to a literal file in the training loop, loaded later
+    "best = float('inf')\nfor epoch in range(3):\n    loss = train()\n    if loss < best:\n"
+    "        best = loss\n        torch.save(model.state_dict(), 'best.pt')\nstate = torch.load('best.pt')\n",
 ])
 def test_a_file_the_same_code_has_just_written_is_silent(source):
     assert tl502(source) == []
@@ -143,6 +146,9 @@ def test_a_file_the_same_code_has_just_written_is_silent(source):
     "def save(path):\n    torch.save(1, path)\n\ndef load(path):\n    return torch.load(path)\n",
     # another path
     "def f(a, b):\n    torch.save(1, a)\n    return torch.load(b)\n",
+    # another literal file, or the literal file saved only after the load
+    "for epoch in range(3):\n    torch.save(model.state_dict(), 'last.pt')\nstate = torch.load('best.pt')\n",
+    "state = torch.load('best.pt')\nfor epoch in range(3):\n    torch.save(model.state_dict(), 'best.pt')\n",
 ])
 def test_files_written_elsewhere_are_reported(source):
     assert len(tl502(source)) == 1

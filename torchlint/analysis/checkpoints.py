@@ -84,19 +84,22 @@ class CheckpointFacts:
         return sorted(found, key=lambda s: -s.judgement.verdict)
 
     def written_just_before(self, load: cst.Call, where: Optional["Where"] = None) -> bool:
-        """The same code saved the file right before: a `torch.save` earlier in the same scope,
-        on every path to the load, to the same path expression with the same bindings (a test
-        round trip, `torch.save(obj, path); torch.load(path)`). Nothing foreign can be in it."""
+        """The same code saved the file before: a `torch.save` earlier in the same scope to the
+        same path expression with the same bindings, on every path to the load (a test round
+        trip, `torch.save(obj, path); torch.load(path)`), or to the same literal file name on
+        some path (a notebook's best checkpoint, saved in the training loop and loaded in a
+        later cell). Nothing foreign can be in it."""
         where = where or self.analysis.where()
         path = argument_value(load, 0, "f")
         if path is None:
             return False
         scope, stmt = where
+        literal = isinstance(path, (cst.SimpleString, cst.ConcatenatedString))
         for saved in self.saves():
             save_scope, save_stmt = saved.where
             if save_scope is not scope or save_stmt.seq >= stmt.seq:
                 continue
-            if stmt.blocks[: len(save_stmt.blocks)] != save_stmt.blocks:
+            if not literal and stmt.blocks[: len(save_stmt.blocks)] != save_stmt.blocks:
                 continue  # the save may not run before the load
             target = argument_value(saved.call, 1, "f")
             if target is not None and self._same_value(target, saved.where, path, where):
