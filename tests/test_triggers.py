@@ -70,7 +70,7 @@ def test_evidence_of_each_rule():
         ("from time import perf_counter\n", "TL401"), ("import timeit\n", "TL401"),
         ("F.interpolate(x, None, 2, 'nearest', True)\n", "TL606"), ("p.require_grad = False\n", "TL602"),
         ("import torch\n", "TL601"), ("import numpy as np\n", "TL603"), ("torch.log(1 + x)\n", "TL608"),
-        ("F.binary_cross_entropy(p, y)\n", "TL104"), ("nn.BCEWithLogitsLoss()(p, y)\n", "TL103"),
+        ("F.binary_cross_entropy(p, y)\n", "TL104"), ("optimizer.step()\n", "TL302"), ("nn.BCEWithLogitsLoss()(p, y)\n", "TL103"),
     ]
     for text, code in cases:
         assert code in _codes(text), (text, code)

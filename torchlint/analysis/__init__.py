@@ -19,6 +19,7 @@ from torchlint.syntax import target_names
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis.checkpoints import CheckpointFacts
+    from torchlint.analysis.gradients import GradientFacts
     from torchlint.analysis.kinds import Kind, LossCall
     from torchlint.analysis.model_classes import ModelClasses
     from torchlint.analysis.modes import ModeFacts
@@ -251,6 +252,13 @@ class ModuleAnalysis:
         from torchlint.analysis.timing import TimingFacts
 
         return TimingFacts(self)
+
+    @cached_property
+    def gradients(self) -> "GradientFacts":
+        """Which calls backpropagate, step an optimizer, or clear gradients (analysis/gradients.py)."""
+        from torchlint.analysis.gradients import GradientFacts
+
+        return GradientFacts(self)
 
     @cached_property
     def checkpoints(self) -> "CheckpointFacts":

@@ -1,0 +1,181 @@
+"""What a training step does to parameter gradients: computes them, applies them, clears them.
+
+`loss.backward()` adds to each parameter's `.grad`; `optimizer.step()` applies what `.grad`
+holds; `optimizer.zero_grad()` (or `model.zero_grad()`, `p.grad = None`) clears it. The
+questions here are asked of one call or one assignment:
+- `stepped(call)`: the optimizer a call steps (`opt.step()`, `scaler.step(opt)` of AMP), with
+  evidence that it is one (built by a `torch.optim` class); None for any other call;
+- `backpropagates(call)`: a `.backward()` call on a value that is no module or optimizer;
+- `may_clear(call)` / `clears_by_assignment(statement)`: the call or assignment clears
+  gradients, or may: `zero_grad` named at all (called, or handed on as a callback), an
+  in-place change of a `.grad` (`p.grad.zero_()`), a function of this file whose body may
+  (followed a few calls deep), or a call this file does not show that is handed a module or
+  an optimizer (a helper, a trainer's method: it may clear them). Calls that are known not to
+  clear (torch's own, builtins, calling a model, a module's or optimizer's other methods, a
+  tensor's methods) do not.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import TYPE_CHECKING, Dict, Iterator, Optional, cast
+
+import libcst as cst
+
+from torchlint.analysis.kinds import ValueKind
+from torchlint.syntax import is_self_attribute
+from torchlint.tree import child_nodes
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torchlint.analysis import ModuleAnalysis, Where
+    from torchlint.analysis.scopes import StatementInfo
+
+CLEARING = "zero_grad"
+_BUILTINS = frozenset(dir(builtins))
+_DEPTH = 3  # calls followed into functions of this file
+
+
+class GradientFacts:
+    def __init__(self, analysis: "ModuleAnalysis") -> None:
+        self.analysis = analysis
+        self._functions: Dict[int, bool] = {}
+
+    def stepped(self, call: cst.Call, where: Optional["Where"] = None) -> Optional[cst.BaseExpression]:
+        """The optimizer `call` steps: `opt.step()` (no closure), `scaler.step(opt)`."""
+        func = call.func
+        if not isinstance(func, cst.Attribute) or func.attr.value != "step":
+            return None
+        if not call.args and self._is_optimizer(func.value, where):
+            return func.value
+        if len(call.args) == 1 and call.args[0].keyword is None and not call.args[0].star:
+            stepped = call.args[0].value
+            if self._is_optimizer(stepped, where) and not self._is_optimizer(func.value, where):
+                return stepped  # `scaler.step(optimizer)` (a closure passed to `opt.step` is no optimizer)
+        return None
+
+    def backpropagates(self, call: cst.Call, where: Optional["Where"] = None) -> bool:
+        """`loss.backward()` (or with gradient arguments) on a value that is no module or optimizer."""
+        func = call.func
+        if not isinstance(func, cst.Attribute) or func.attr.value != "backward":
+            return False
+        kind = self.analysis.kind(func.value, where).kind
+        return kind not in (ValueKind.MODULE, ValueKind.OPTIMIZER, ValueKind.LOSS)
+
+    def may_clear(self, call: cst.Call, where: Optional["Where"] = None, depth: int = 0) -> bool:
+        """The call clears parameter gradients, or may (see the module's docstring)."""
+        where = where or self.analysis.where()
+        func = call.func
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method == CLEARING:
+                return True
+            if method.endswith("_") and _holds_grad(func.value):
+                return True  # `p.grad.zero_()`, `p.grad.data.mul_(0)`
+        function = self.analysis.values.local_function(func, where)
+        if function is not None:
+            return depth < _DEPTH and self._function_may_clear(function, depth + 1)
+        if self.analysis.qualified_name(func, where) is not None:
+            qualified = self.analysis.qualified_name(func, where) or ""
+            return not qualified.startswith("torch.") and self._hands_over(call, where)
+        if self.analysis.values.is_module(func, where):
+            return False  # `model(x)`, `self.criterion(out, y)`: a module's forward
+        if isinstance(func, cst.Name):
+            if func.value in _BUILTINS and not self.analysis.reaching(func.value, where):
+                return False
+            return self._hands_over(call, where)
+        if isinstance(func, cst.Attribute):
+            receiver = func.value
+            kind = self.analysis.kind(receiver, where).kind
+            if kind is ValueKind.MODULE:
+                return depth < _DEPTH and any(
+                    self._function_may_clear(method, depth + 1) for method in self._methods(receiver, func.attr.value, where))
+            if kind in (ValueKind.OPTIMIZER, ValueKind.LOSS, ValueKind.TENSOR):
+                return False  # their own methods: `optimizer.step()`, `loss.item()`
+            if is_self_attribute(func) and self._instance_attribute(func.attr.value, where):
+                return self._hands_over(call, where)  # `self.model(x)`: an object it holds, called
+            if is_self_attribute(func):
+                return True  # a method of this object the file does not show: it may hold the optimizer
+            return self._hands_over(call, where) or self._holds_training_state(receiver, where)
+        return self._hands_over(call, where)
+
+    def clears_by_assignment(self, target: cst.BaseExpression) -> bool:
+        """`p.grad = None`, `del p.grad`, `p.grad[...] = 0`: an assignment to a gradient."""
+        return _holds_grad(target)
+
+    # ------------------------------------------------------------------ helpers
+    def _is_optimizer(self, expr: cst.BaseExpression, where: Optional["Where"]) -> bool:
+        return self.analysis.kind(expr, where).kind is ValueKind.OPTIMIZER
+
+    def _methods(self, receiver: cst.BaseExpression, name: str, where: "Where") -> Iterator[cst.FunctionDef]:
+        """The method `name` of the classes of this file that `receiver` may be an instance of
+        (a module's own method, `model.reset()`); torch's methods have none here."""
+        for classdef in self.analysis.values.module_classes(receiver, where) or ():
+            if not isinstance(classdef, cst.ClassDef):
+                continue
+            for statement in classdef.body.body:
+                if isinstance(statement, cst.FunctionDef) and statement.name.value == name:
+                    yield statement
+
+    def _instance_attribute(self, name: str, where: "Where") -> bool:
+        """`self.<name> = ...` is assigned in a method of the class `where` is in."""
+        scope = where[0]
+        owner = scope.parent if scope.kind == "function" else None
+        return owner is not None and owner.kind == "class" and name in owner.attributes
+
+    def _hands_over(self, call: cst.Call, where: "Where") -> bool:
+        """A module or an optimizer is among the call's arguments (or their parameters)."""
+        for arg in call.args:
+            value = arg.value
+            if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
+                value = value.func.value  # `model.parameters()`
+            if self._holds_training_state(value, where):
+                return True
+        return False
+
+    def _holds_training_state(self, expr: cst.BaseExpression, where: "Where") -> bool:
+        kind = self.analysis.kind(expr, where).kind
+        return kind in (ValueKind.MODULE, ValueKind.OPTIMIZER)
+
+    def _function_may_clear(self, function: cst.FunctionDef, depth: int) -> bool:
+        known = self._functions.get(id(function))
+        if known is not None:
+            return known
+        self._functions[id(function)] = True  # (a recursive call: assume it may, until known)
+        found = any(self._statement_may_clear(info, depth) for info in self.analysis.index.statements.values()
+                    if info.scope.node is function and isinstance(info.node, cst.SimpleStatementLine))
+        self._functions[id(function)] = found
+        return found
+
+    def _statement_may_clear(self, info: "StatementInfo", depth: int) -> bool:
+        where = (info.scope, info)
+        for node in _walk(cast(cst.SimpleStatementLine, info.node).body):
+            if isinstance(node, cst.Attribute) and node.attr.value == CLEARING:
+                return True
+            if isinstance(node, (cst.AssignTarget, cst.Del)) and _holds_grad(node.target):
+                return True
+            if isinstance(node, cst.Call) and self.may_clear(node, where, depth):
+                return True
+        return False
+
+
+def _holds_grad(expr: cst.BaseExpression) -> bool:
+    """`p.grad`, `p.grad.data`, `p.grad[0]`: the expression reads or is a `.grad`."""
+    while isinstance(expr, (cst.Attribute, cst.Subscript)):
+        if isinstance(expr, cst.Attribute) and expr.attr.value == "grad":
+            return True
+        expr = expr.value
+    return False
+
+
+def _walk(nodes) -> list:
+    """Every node under `nodes` (lambdas included: a callback may clear too)."""
+    found = []
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        stack.extend(child_nodes(node))
+    return found
+
+
+__all__ = ["CLEARING", "GradientFacts"]
