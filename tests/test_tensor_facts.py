@@ -49,6 +49,7 @@ def test_requires_grad_evidence(body):
     # parameters carry gradients, under no_grad too
     "layer = nn.Linear(2, 2)\ny = layer.weight.numpy()",
     "with torch.no_grad():\n    y = nn.Conv2d(1, 1, 3).bias.numpy()",
+    "layer = nn.Linear(2, 2)\ndef weight():\n    return layer.weight\nwith torch.no_grad():\n    w = weight()\ny = w.numpy()",
     "m = Net()\nfor p in m.parameters():\n    y = p.numpy()",
     "m = Net()\nfor name, p in m.named_parameters():\n    y = p.numpy()",
     "class Scaled(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
@@ -76,6 +77,8 @@ def test_parameters_require_grad(body):
     "def f(out):\n    return out.numpy()",
     "for batch in loader:\n    y = batch.numpy()",
     "import numpy\ny = numpy.numpy()",
+    # computed under no_grad by a function of this file: its return is followed, the grad mode is the call's
+    "def value(x):\n    return Net()(x)\nwith torch.no_grad():\n    v, w = value(x), value(x)\ny = v.numpy()",
 ])
 def test_no_grad_evidence_is_silent(body):
     assert codes(body) == []

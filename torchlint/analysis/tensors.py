@@ -90,7 +90,22 @@ class TensorFacts:
         """True when the value surely carries gradients (so `.numpy()` on it raises)."""
         if isinstance(expr, cst.Name) and self._parameter_loop_variable(expr, where or self.analysis.where()):
             return True
+        if isinstance(expr, cst.Name) and self._bound_without_grad(expr, where):
+            # Computed where autograd records nothing (`with torch.no_grad(): v = self.value(s)`),
+            # even when the origins followed lie in a function called there: only a parameter
+            # handed through keeps its gradients.
+            return self._every_origin("grad", expr, where, self._origin_is_parameter)
         return self._every_origin("grad", expr, where, self._origin_requires_grad)
+
+    def _bound_without_grad(self, name: cst.Name, where: Optional["Where"]) -> bool:
+        """Every assignment of `name` that reaches here runs with grad off."""
+        bindings = self.analysis.reaching(name.value, where)
+        return bool(bindings) and all(
+            b.kind in ("assign", "annassign", "unpack") and self.analysis.grad_enabled(self.analysis.binding_where(b)) is False
+            for b in bindings)
+
+    def _origin_is_parameter(self, node: cst.CSTNode, where: "Where") -> bool:
+        return isinstance(node, (cst.Attribute, cst.Name)) and self.is_parameter(node, where)
 
     def grad_free(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> bool:
         """True when the value surely carries no gradients: detached, `.data`, built by a tensor
