@@ -124,8 +124,8 @@ class Sampler:
      "if torch.cuda.is_available():\n    pass\nelse:\n    result = x", NONE),
     ("import argparse\nargs = argparse.ArgumentParser().parse_args()\nmodel = nn.Linear(2, 2)\n"
      "if args.cuda and args.half:\n    model.cuda()\nif not args.cuda:\n    result = model(torch.ones(2))", NONE),
-    ("def f(x, use_cuda):\n    device = 'cuda' if use_cuda else 'cpu'\n    x = x.to(device)\n"
-     "    if not use_cuda:\n        return x", NONE),
+    ("use_cuda = torch.cuda.is_available()\ndef f(x):\n    device = 'cuda' if use_cuda else 'cpu'\n"
+     "    x = x.to(device)\n    if not use_cuda:\n        return x", NONE),
     # ... and under its own branch, or where the test is no flag, the evidence stands.
     ("use_cuda = torch.cuda.is_available()\nx = torch.ones(2)\nif use_cuda:\n    x = x.cuda()\n"
      "if use_cuda:\n    result = x", MAYBE),
@@ -137,8 +137,17 @@ class Sampler:
     (GAN.format(extra="    def cpu_only(self):\n        self.gpu_mode = False\n"), MAYBE),  # set outside `__init__`
     ("x = torch.ones(2)\nif torch.cuda.device_count() > 1:\n    x = x.cuda()\n"
      "if torch.cuda.device_count() > 1:\n    pass\nelse:\n    result = x", MAYBE),  # a comparison
-    ("def f(x, use_cuda):\n    if use_cuda or x.is_cuda:\n        x = x.cuda()\n    if not use_cuda:\n        return x",
-     MAYBE),  # `a or b` true says nothing of `a`
+    ("use_cuda = torch.cuda.is_available()\ndef f(x):\n    if use_cuda or x.is_cuda:\n        x = x.cuda()\n"
+     "    if not use_cuda:\n        return x", MAYBE),  # `a or b` true says nothing of `a`
+    # What is made under a flag must not outlive the flag's value: no flag then.
+    ("x = torch.ones(2)\nfor name in ['cuda', 'cpu']:\n    use_cuda = name == 'cuda'\n    if use_cuda:\n"
+     "        x = x.cuda()\n    if not use_cuda:\n        result = x", MAYBE),  # bound in a loop
+    ("class Cache:\n    def __init__(self):\n        self.cache = torch.ones(2)\n    def run(self, use_gpu):\n"
+     "        if use_gpu:\n            self.cache = self.cache.cuda()\n        if not use_gpu:\n"
+     "            return self.cache", MAYBE),  # a parameter: state made under it outlives the call
+    ("use_cuda = True\ndef cpu_only():\n    global use_cuda\n    use_cuda = False\nx = torch.ones(2)\n"
+     "if use_cuda:\n    x = x.cuda()\nif not use_cuda:\n    result = x", MAYBE),  # rebound through `global`
+    ("def off(sampler):\n    sampler.gpu_mode = False\n" + GAN.format(extra=""), MAYBE),  # set from outside
 ])
 def test_a_flag_fixed_for_the_run_separates_its_branches(source, expected):
     assert level(source) == expected

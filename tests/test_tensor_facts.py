@@ -300,6 +300,17 @@ def test_cross_entropy_inputs(body, expected):
     assert codes(body) == expected
 
 
+@pytest.mark.parametrize("change", ["p[mask] = 0.0", "p.masked_fill_(mask, 0.0)", "z.mul_(2)"])
+def test_an_activation_output_changed_in_place_offers_no_fix(change):
+    """The logits no longer give the values the loss receives."""
+    body = f"def f(z, y, mask):\n    p = torch.sigmoid(z)\n    {change}\n    return F.binary_cross_entropy(p, y)"
+    [found] = lint_text(HEADER + body + "\n", all_rules()).findings
+    assert found.code == "TL104" and found.fix is None
+    unchanged = "def f(z, y, mask):\n    p = torch.sigmoid(z)\n    print(p.sum())\n    return F.binary_cross_entropy(p, y)"
+    [found] = lint_text(HEADER + unchanged + "\n", all_rules()).findings
+    assert found.fix is not None
+
+
 def test_a_reshaped_activation_output_offers_no_fix():
     """Its input is not what the loss would need (it has the other shape): the fix would be wrong."""
     for body in ("def f(z, y):\n    p = F.softmax(z, dim=1).view(-1, 5)\n    return F.cross_entropy(p, y)",

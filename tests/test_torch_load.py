@@ -132,6 +132,9 @@ def test_lookalike_fallbacks_are_reported(source):
     # a notebook's best checkpoint: saved to a literal file in the training loop, loaded later
     "best = float('inf')\nfor epoch in range(3):\n    loss = train()\n    if loss < best:\n"
     "        best = loss\n        torch.save(model.state_dict(), 'best.pt')\nstate = torch.load('best.pt')\n",
+    # branches of an `if` in a loop: an earlier round saved it
+    "for epoch in range(3):\n    if epoch == 0:\n        torch.save(model.state_dict(), 'm.pt')\n"
+    "    else:\n        state = torch.load('m.pt')\n",
 ])
 def test_a_file_the_same_code_has_just_written_is_silent(source):
     assert tl502(source) == []
@@ -149,6 +152,8 @@ def test_a_file_the_same_code_has_just_written_is_silent(source):
     # another literal file, or the literal file saved only after the load
     "for epoch in range(3):\n    torch.save(model.state_dict(), 'last.pt')\nstate = torch.load('best.pt')\n",
     "state = torch.load('best.pt')\nfor epoch in range(3):\n    torch.save(model.state_dict(), 'best.pt')\n",
+    # the other branch of the same `if`: a run that loads never saved (downloaded weights, maybe)
+    "if args.train:\n    torch.save(model.state_dict(), 'model.pt')\nelse:\n    state = torch.load('model.pt')\n",
 ])
 def test_files_written_elsewhere_are_reported(source):
     assert len(tl502(source)) == 1

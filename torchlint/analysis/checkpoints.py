@@ -24,6 +24,7 @@ from torchlint.tree import child_nodes, node_types
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
+    from torchlint.analysis.scopes import StatementInfo
 
 # Verdicts, ordered: a container is as bad as its worst element.
 WEIGHTS, UNKNOWN, REFUSED = 0, 1, 2
@@ -101,9 +102,22 @@ class CheckpointFacts:
                 continue
             if not literal and stmt.blocks[: len(save_stmt.blocks)] != save_stmt.blocks:
                 continue  # the save may not run before the load
+            if literal and self._exclusive(save_stmt, stmt):
+                continue  # `if train: torch.save(...) else: torch.load(...)`: never both in one run
             target = argument_value(saved.call, 1, "f")
             if target is not None and self._same_value(target, saved.where, path, where):
                 return True
+        return False
+
+    def _exclusive(self, first: "StatementInfo", second: "StatementInfo") -> bool:
+        """The two statements sit in different branches of one `if` / `try` / `match`, and no
+        loop around that statement can run one after the other."""
+        for (a, branch_a), (b, branch_b) in zip(first.blocks, second.blocks):
+            if a != b:
+                return False
+            if branch_a != branch_b:
+                info = self.analysis.index.statements.get(a)
+                return info is not None and not any(info.seq in loop for loop in second.loops)
         return False
 
     def loaded_back_unpickling(self, save: cst.Call, where: Optional["Where"] = None) -> bool:

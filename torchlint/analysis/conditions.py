@@ -10,10 +10,14 @@ runs under, and drop the origins that those assumptions rule out.
 A test is a flag when its value is fixed for the run, as the file shows it:
 - `self.a` (or `self.a.b`), with `a` assigned once, in `__init__`, in a class whose methods
   both places belong to;
-- `name` or `name.a.b`, with `name` bound once in its scope (a module-level `args =
-  parser.parse_args()`, `use_cuda = torch.cuda.is_available()`, or a parameter never
-  rebound), both places seeing that binding, and no attribute of the chain assigned anywhere in
-  the file (`args.cuda = args.cuda and ...` makes it no flag);
+- `self.a` also needs no `x.a = ...` anywhere in the file outside the class's `self` (it may
+  be this object, set from outside);
+- `name` or `name.a.b`, with `name` bound once at module level, outside any loop (`args =
+  parser.parse_args()`, `use_cuda = torch.cuda.is_available()`), no function declaring it
+  `global`, both places seeing that binding, and no attribute of the chain assigned anywhere in
+  the file (`args.cuda = args.cuda and ...` makes it no flag). A function's parameters and
+  locals are no flags: they hold for one call, and what a call made under them (`self.cache =
+  self.cache.cuda()`, a module moved in place) outlives it;
 - `torch.cuda.is_available()`;
 - `not` one of these (the other branch).
 Any other test (a comparison, a call, a name bound twice) assumes nothing.
@@ -123,20 +127,32 @@ class Conditions:
         if len(bindings) != 1 or not _in_init(bindings[0].stmt.scope):
             return None  # (assigned once, in `__init__`; deeper parts of the chain never assigned)
         full = f"self.{path}"
-        if any(_overlaps(w, full) for w in self._attribute_writes() if w.startswith(f"self.{first}.")):
-            return None
+        for written in self._attribute_writes():
+            if written.startswith(f"self.{first}.") and _overlaps(written, full):
+                return None  # a deeper part of the chain is assigned
+            if not written.startswith("self.") and written.endswith(f".{first}"):
+                return None  # set from outside (`sampler.gpu_mode = False`): maybe this object's
         return ("self", id(classdef), path)
 
     def _name_flag(self, root: str, dotted: str, where: "Where") -> Optional[Flag]:
         bindings = self.analysis.reaching(root, where)
-        if len(bindings) != 1 or bindings[0].kind not in ("assign", "annassign", "param", "import"):
+        if len(bindings) != 1 or bindings[0].kind not in ("assign", "annassign", "import"):
             return None
         binding = bindings[0]
-        if len(binding.stmt.scope.bindings.get(root, [])) != 1:
-            return None  # rebound somewhere in its scope: its value may change between the places
+        if binding.stmt.scope.kind != "module" or binding.stmt.loops:
+            # A function's name (a parameter, a local) holds for one call only, and state made
+            # under it (`self.cache = ...cuda()`, a module moved in place) outlives the call; a
+            # binding in a loop takes a new value each time round.
+            return None
+        if len(binding.stmt.scope.bindings.get(root, [])) != 1 or self._declared_global(root):
+            return None  # rebound somewhere: its value may change between the places
         if any(_overlaps(w, dotted) for w in self._attribute_writes() if w.split(".")[0] == root):
             return None
         return ("name", id(binding.stmt), dotted)
+
+    def _declared_global(self, name: str) -> bool:
+        """Some function says `global name` (it may rebind the module's name)."""
+        return any(name in scope.global_names for scope in self.analysis.index.scopes.values())
 
     def _attribute_writes(self) -> Set[str]:
         """The dotted targets of every attribute assignment in the file (`args.cuda = ...`)."""

@@ -18,7 +18,7 @@ questions here are asked of one call or one assignment:
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Dict, Iterator, Optional, cast
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, cast
 
 import libcst as cst
 
@@ -38,7 +38,10 @@ _DEPTH = 3  # calls followed into functions of this file
 class GradientFacts:
     def __init__(self, analysis: "ModuleAnalysis") -> None:
         self.analysis = analysis
-        self._functions: Dict[int, bool] = {}
+        self._functions: Dict[int, bool] = {}  # function -> may a call clear (when not cut short)
+        self._open: Set[int] = set()  # functions being followed
+        self._truncated = False  # the answer being computed was cut short somewhere
+        self._by_scope: Optional[Dict[int, List["StatementInfo"]]] = None
 
     def stepped(self, call: cst.Call, where: Optional["Where"] = None) -> Optional[cst.BaseExpression]:
         """The optimizer `call` steps: `opt.step()` (no closure), `scaler.step(opt)`."""
@@ -73,28 +76,34 @@ class GradientFacts:
                 return True  # `p.grad.zero_()`, `p.grad.data.mul_(0)`
         function = self.analysis.values.local_function(func, where)
         if function is not None:
-            return depth < _DEPTH and self._function_may_clear(function, depth + 1)
+            return self._function_may_clear(function, depth + 1)
         if self.analysis.qualified_name(func, where) is not None:
             qualified = self.analysis.qualified_name(func, where) or ""
             return not qualified.startswith("torch.") and self._hands_over(call, where)
         if self.analysis.values.is_module(func, where):
             return False  # `model(x)`, `self.criterion(out, y)`: a module's forward
         if isinstance(func, cst.Name):
-            if func.value in _BUILTINS and not self.analysis.reaching(func.value, where):
+            bindings = self.analysis.reaching(func.value, where)
+            if func.value in _BUILTINS and not bindings:
                 return False
+            if any(b.value is not None and _names_clearing(b.value) for b in bindings):
+                return True  # `clear = optimizer.zero_grad`, `clear = lambda: model.zero_grad()`
             return self._hands_over(call, where)
         if isinstance(func, cst.Attribute):
             receiver = func.value
             kind = self.analysis.kind(receiver, where).kind
             if kind is ValueKind.MODULE:
-                return depth < _DEPTH and any(
-                    self._function_may_clear(method, depth + 1) for method in self._methods(receiver, func.attr.value, where))
+                return any(self._function_may_clear(method, depth + 1)
+                           for method in self._methods(receiver, func.attr.value, where))
             if kind in (ValueKind.OPTIMIZER, ValueKind.LOSS, ValueKind.TENSOR):
                 return False  # their own methods: `optimizer.step()`, `loss.item()`
             if is_self_attribute(func) and self._instance_attribute(func.attr.value, where):
                 return self._hands_over(call, where)  # `self.model(x)`: an object it holds, called
             if is_self_attribute(func):
                 return True  # a method of this object the file does not show: it may hold the optimizer
+            methods = list(self._instance_methods(receiver, func.attr.value, where))
+            if any(self._function_may_clear(method, depth + 1) for method in methods):
+                return True  # `helper.reset()` of a class of this file, whose method clears
             return self._hands_over(call, where) or self._holds_training_state(receiver, where)
         return self._hands_over(call, where)
 
@@ -106,15 +115,20 @@ class GradientFacts:
     def _is_optimizer(self, expr: cst.BaseExpression, where: Optional["Where"]) -> bool:
         return self.analysis.kind(expr, where).kind is ValueKind.OPTIMIZER
 
+    def _instance_methods(self, receiver: cst.BaseExpression, name: str, where: "Where") -> Iterator[cst.FunctionDef]:
+        """The method `name` of the classes of this file whose instances `receiver` may be
+        (`helper = Helper(opt)`), when it is no module."""
+        for node, node_where in self.analysis.values.origins(receiver, where) or ():
+            if isinstance(node, cst.Call):
+                for classdef, _ in self.analysis.values.local_classes(node.func, node_where):
+                    yield from _method(classdef, name)
+
     def _methods(self, receiver: cst.BaseExpression, name: str, where: "Where") -> Iterator[cst.FunctionDef]:
         """The method `name` of the classes of this file that `receiver` may be an instance of
         (a module's own method, `model.reset()`); torch's methods have none here."""
         for classdef in self.analysis.values.module_classes(receiver, where) or ():
-            if not isinstance(classdef, cst.ClassDef):
-                continue
-            for statement in classdef.body.body:
-                if isinstance(statement, cst.FunctionDef) and statement.name.value == name:
-                    yield statement
+            if isinstance(classdef, cst.ClassDef):
+                yield from _method(classdef, name)
 
     def _instance_attribute(self, name: str, where: "Where") -> bool:
         """`self.<name> = ...` is assigned in a method of the class `where` is in."""
@@ -137,14 +151,32 @@ class GradientFacts:
         return kind in (ValueKind.MODULE, ValueKind.OPTIMIZER)
 
     def _function_may_clear(self, function: cst.FunctionDef, depth: int) -> bool:
+        """A call of `function` may clear gradients. Followed `_DEPTH` calls deep; deeper, it
+        may (an answer that depends on the depth is not kept)."""
         known = self._functions.get(id(function))
         if known is not None:
             return known
-        self._functions[id(function)] = True  # (a recursive call: assume it may, until known)
-        found = any(self._statement_may_clear(info, depth) for info in self.analysis.index.statements.values()
-                    if info.scope.node is function and isinstance(info.node, cst.SimpleStatementLine))
-        self._functions[id(function)] = found
+        if depth > _DEPTH or id(function) in self._open:
+            self._truncated = True
+            return True  # too deep to follow, or a recursive call: it may
+        self._open.add(id(function))
+        outer, self._truncated = self._truncated, False
+        try:
+            found = any(self._statement_may_clear(info, depth) for info in self._statements_of(function))
+        finally:
+            self._open.discard(id(function))
+        if not self._truncated:
+            self._functions[id(function)] = found
+        self._truncated = self._truncated or outer
         return found
+
+    def _statements_of(self, function: cst.FunctionDef) -> List["StatementInfo"]:
+        if self._by_scope is None:
+            self._by_scope = {}
+            for info in self.analysis.index.statements.values():
+                if isinstance(info.node, cst.SimpleStatementLine):
+                    self._by_scope.setdefault(id(info.scope.node), []).append(info)
+        return self._by_scope.get(id(function), [])
 
     def _statement_may_clear(self, info: "StatementInfo", depth: int) -> bool:
         where = (info.scope, info)
@@ -156,6 +188,17 @@ class GradientFacts:
             if isinstance(node, cst.Call) and self.may_clear(node, where, depth):
                 return True
         return False
+
+
+def _method(classdef: cst.ClassDef, name: str) -> Iterator[cst.FunctionDef]:
+    for statement in classdef.body.body:
+        if isinstance(statement, cst.FunctionDef) and statement.name.value == name:
+            yield statement
+
+
+def _names_clearing(value: cst.BaseExpression) -> bool:
+    """The value names `zero_grad` (a bound method, a lambda calling it)."""
+    return any(isinstance(node, cst.Attribute) and node.attr.value == CLEARING for node in _walk([value]))
 
 
 def _holds_grad(expr: cst.BaseExpression) -> bool:

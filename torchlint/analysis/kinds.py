@@ -95,7 +95,8 @@ class Kinds:
                 return None
             qualified = self.analysis.qualified_name(node.func, node_where) or ""
             last = qualified.rsplit(".", 1)[-1]
-            if not qualified.startswith(OPTIMIZER_PREFIX) or ".lr_scheduler." in qualified or not last[:1].isupper():
+            if (not qualified.startswith(OPTIMIZER_PREFIX) or ".lr_scheduler." in qualified or ".swa_utils." in qualified
+                    or not last[:1].isupper()):  # (schedulers, SWALR and AveragedModel are no optimizers)
                 return None
             names.add(qualified)
         return names.pop() if len(names) == 1 else None

@@ -34,6 +34,7 @@ from torchlint.tree import child_nodes
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
+    from torchlint.analysis.scopes import StatementInfo
 
 Judge = Callable[["cst.CSTNode", "Where"], bool]
 
@@ -556,7 +557,29 @@ class TensorFacts:
         there = self.analysis.reaching(logits.value, found.where)
         if not here or [id(b) for b in here] != [id(b) for b in there]:
             return None
+        if self._changed_in_place({used.value, logits.value}, found.where[1], self.analysis.where()[1]):
+            return None  # `p[mask] = 0`, `z.mul_(2)` in between: no longer the activation of these logits
         return logits.with_changes(lpar=used.lpar, rpar=used.rpar)
+
+    def _changed_in_place(self, names: Set[str], start: "StatementInfo", end: "StatementInfo") -> bool:
+        """A statement of the scope from `start` to `end` changes one of `names` in place: an
+        assignment to an item or attribute of it, or an in-place method (`x.add_(1)`) of it."""
+        for info in self.analysis.index.statements.values():
+            if info.scope is not start.scope or not start.seq <= info.seq <= end.seq:
+                continue
+            if not isinstance(info.node, cst.SimpleStatementLine):
+                continue
+            stack: List[cst.CSTNode] = list(info.node.body)
+            while stack:
+                node = stack.pop()
+                if isinstance(node, (cst.AssignTarget, cst.AugAssign)) and isinstance(node.target, (cst.Subscript, cst.Attribute)):
+                    if _root_name(node.target) in names:
+                        return True
+                elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+                    if node.func.attr.value.endswith("_") and _root_name(node.func.value) in names:
+                        return True
+                stack.extend(child_nodes(node))
+        return False
 
     def _origin_activation(self, node: cst.CSTNode, where: "Where") -> Optional[Activation]:
         if isinstance(node, cst.Subscript):  # `model(x)[1]`, `_, probs = model(x)`
@@ -775,6 +798,13 @@ class TensorFacts:
 # ---------------------------------------------------------------------- syntax helpers
 _REGISTERING_CALLS = frozenset("register_parameter add_module register_module setattr __setattr__".split())
 _EXP_FUNCTIONS = frozenset({"torch.exp", "torch.special.exp"})
+
+
+def _root_name(expr: cst.BaseExpression) -> Optional[str]:
+    """`p` of `p`, `p[mask]`, `p.data`."""
+    while isinstance(expr, (cst.Subscript, cst.Attribute)):
+        expr = expr.value
+    return expr.value if isinstance(expr, cst.Name) else None
 
 
 def _literal_index(node: cst.Subscript) -> Optional[int]:

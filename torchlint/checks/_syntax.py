@@ -58,6 +58,11 @@ def insert_before(statement: cst.BaseStatement, *new: cst.BaseStatement) -> cst.
     return cst.FlattenSentinel([first, *rest, statement.with_changes(leading_lines=())])
 
 
+def insert_after(statement: cst.BaseStatement, *new: cst.BaseStatement) -> cst.FlattenSentinel:
+    """Replacement for `statement` that puts `new` statements after it, at its indentation."""
+    return cst.FlattenSentinel([statement, *(n.with_changes(leading_lines=()) for n in new)])
+
+
 def statement_of(code: str) -> cst.BaseStatement:
     """One statement parsed from source, for building fixes."""
     return cst.parse_statement(code)

@@ -45,7 +45,10 @@ class _SigmoidInput(Rule):
             return ""
         if found.source is not None:
             return f" (`{found.source}` returns sigmoid outputs)"
-        return f" (the model ends in `{self.analysis.module.code_for_node(found.node).strip()}`)"
+        code = self.analysis.module.code_for_node(found.node).strip()
+        if found.input is not None:
+            return f" (from `{code}` in another function)"
+        return f" (the model ends in `{code}`)"
 
 
 def _pass_logits(loss_input: cst.Arg, found: Activation, logits: cst.BaseExpression) -> Tuple[str, Edit]:

@@ -160,7 +160,7 @@ class RedundantLogSoftmaxBeforeCrossEntropy(_CrossEntropyInput):
     activation_kind = "log_softmax"
 
     def message(self, found: Activation) -> str:
-        if self.in_same_function(found) and self.fix_allowed(found):
+        if self.in_same_function(found) and self.fix_allowed(found) and not found.reshaped:
             return ("CrossEntropyLoss applies log_softmax itself, and log_softmax is idempotent: this "
                     "log_softmax gives the same loss for extra work; pass the logits")
         if self.in_same_function(found):

@@ -6,20 +6,30 @@ from typing import List, Optional, Set, Tuple
 import libcst as cst
 
 from torchlint.analysis import Where
-from torchlint.checks._syntax import insert_before, statement_of
+from torchlint.analysis.gradients import CLEARING
+from torchlint.checks._syntax import insert_after, statement_of
 from torchlint.rule import SAFE, Edit, Fix, Rule, register
 from torchlint.syntax import dotted_name
+
+
+_STEP_HOOKS = frozenset({"register_step_post_hook", "register_step_pre_hook"})
 
 
 @dataclass
 class _Loop:
     """What one iteration of a loop body does to gradients, as far as the traversal has seen."""
 
+    node: cst.CSTNode
     ifs: int  # the `if` depth at the loop: a step under a deeper one is conditional in this loop
     backwards: List[Tuple[cst.Call, Where]] = field(default_factory=list)
     steps: List[Tuple[cst.Call, cst.BaseExpression, Where, bool]] = field(default_factory=list)
-    clears: bool = False  # something in the body clears gradients, or may
+    calls: List[Tuple[cst.Call, Where]] = field(default_factory=list)  # the other calls: may one clear?
+    clears: bool = False  # something in the body names `zero_grad` or assigns a `.grad`
     assigned: Set[str] = field(default_factory=set)  # names and `self.x` (re)bound in the body
+
+    def runs_in_body(self, where: Where) -> bool:
+        """The statement is in the loop's body, not in its `else:` clause (which runs once)."""
+        return (id(self.node), "else") not in where[1].blocks
 
 
 @register
@@ -32,7 +42,9 @@ class MissingZeroGrad(Rule):
     call that may do it. The optimizer must be one the file builds with a `torch.optim` class.
 
     It stays silent when the step is conditional (`if (i + 1) % accumulation == 0:`, gradient
-    accumulation by design), when `zero_grad` is named anywhere in the loop (also as a callback),
+    accumulation by design), when the body runs once (it ends in `break` or `return`), for a
+    step in the loop's `else:`, when `zero_grad` is named anywhere in the loop (also as a
+    callback or in a lambda),
     when the loop calls a function of this file that may clear gradients (followed a few calls
     deep), a method of the object itself that the file does not show, or a function that is
     handed the model or the optimizer (`helper(model, optimizer)`: it may clear them), when the
@@ -56,18 +68,19 @@ class MissingZeroGrad(Rule):
     ## Use instead
     ```python
     for x, y in loader:
-        optimizer.zero_grad()
         loss = criterion(model(x), y)
         loss.backward()
         optimizer.step()
+        optimizer.zero_grad()
     ```
 
     ## Fix safety
-    Safe when the loop body has one `.backward()` and one step, in the same block, the backward
-    first: the fix inserts `optimizer.zero_grad()` right before the statement with `.backward()`,
-    so each step applies that iteration's gradients, which is what a loop without accumulation
-    means. No fix for other shapes (several backward passes or optimizers in one iteration,
-    a backward in another block): where to clear is then the author's choice.
+    Safe when the loop steps one optimizer, in a statement of its own, with no backward pass
+    after it in the body: the fix inserts `optimizer.zero_grad()` right after the step, so each
+    step applies the gradients gathered since the one before (one iteration's, or several when a
+    `continue` skips steps, and a backward in a helper still counts). No fix when the loop steps
+    several optimizers (a GAN: each must be cleared before its own backward pass) or a backward
+    follows the step: where to clear is then the author's choice.
 
     ## Source
     Note 003 (the `optim` section): `optimizer.zero_grad()` "clears the gradients", before the
@@ -86,16 +99,17 @@ class MissingZeroGrad(Rule):
         self._outer: List[List[_Loop]] = []  # the loops around a nested function or class
         self._ifs = 0
         self._reported: Set[int] = set()
+        self._hooked = False
 
     # ------------------------------------------------------------------ where the traversal is
     def visit_For(self, node: cst.For) -> None:
-        self._loops.append(_Loop(self._ifs))
+        self._loops.append(_Loop(node, self._ifs))
 
     def leave_For(self, original_node: cst.For) -> None:
         self._judge(self._loops.pop())
 
     def visit_While(self, node: cst.While) -> None:
-        self._loops.append(_Loop(self._ifs))
+        self._loops.append(_Loop(node, self._ifs))
 
     def leave_While(self, original_node: cst.While) -> None:
         self._judge(self._loops.pop())
@@ -139,19 +153,26 @@ class MissingZeroGrad(Rule):
             return
         gradients = self.analysis.gradients
         where = self.analysis.where()
+        loops = [loop for loop in self._loops if loop.runs_in_body(where)]
         optimizer = gradients.stepped(node, where)
         if optimizer is not None:
-            for loop in self._loops:
+            for loop in loops:
                 loop.steps.append((node, optimizer, where, self._ifs > loop.ifs))
         elif gradients.backpropagates(node, where):
-            for loop in self._loops:
+            for loop in loops:
                 loop.backwards.append((node, where))
-        elif gradients.may_clear(node, where):
-            self._clear()
+        else:
+            for loop in loops:
+                loop.calls.append((node, where))  # (asked only of a loop that would be reported)
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if self._loops and node.attr.value == "zero_grad":
-            self._clear()  # called, or handed on as a callback
+        if node.attr.value in _STEP_HOOKS:
+            self._hooked = True  # a hook on the step may clear after it
+        if node.attr.value == CLEARING:
+            # Called, handed on as a callback, or in a function or lambda made here: it clears.
+            for loops in self._outer + [self._loops]:
+                for loop in loops:
+                    loop.clears = True
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         self._assigned(node.target)
@@ -183,28 +204,46 @@ class MissingZeroGrad(Rule):
 
     # ------------------------------------------------------------------ judging a loop
     def _judge(self, loop: _Loop) -> None:
-        if loop.clears or not loop.backwards:
+        if loop.clears or not loop.backwards or self._hooked or _runs_once(loop.node):
             return
+        candidates = []
         for call, optimizer, where, conditional in loop.steps:
             name = dotted_name(optimizer) if isinstance(optimizer, (cst.Name, cst.Attribute)) else None
-            if conditional or id(call) in self._reported or (name is not None and name in loop.assigned):
-                continue
+            if not (conditional or id(call) in self._reported or (name is not None and name in loop.assigned)):
+                candidates.append((call, optimizer, where))
+        if not candidates:
+            return
+        gradients = self.analysis.gradients
+        if any(gradients.may_clear(call, where) for call, where in loop.calls):
+            loop.clears = True
+            return
+        for call, optimizer, where in candidates:
             self._reported.add(id(call))
             shown = self.analysis.module.code_for_node(optimizer).strip()
             self.report(call, (
                 f"`{shown}` is stepped on every iteration of this loop, but nothing in the loop clears the "
                 "gradients: each `.backward()` adds to those of all earlier iterations, so every step applies "
-                f"their running sum; call `{shown}.zero_grad()` before `.backward()`"
-            ), self._fix(loop, optimizer, shown))
+                f"their running sum; clear them once per step (`{shown}.zero_grad()` after `{shown}.step()`)"
+            ), self._fix(loop, optimizer, where, shown))
 
-    def _fix(self, loop: _Loop, optimizer: cst.BaseExpression, shown: str) -> Optional[Fix]:
-        if len(loop.backwards) != 1 or len(loop.steps) != 1 or dotted_name(optimizer) is None:
+    def _fix(self, loop: _Loop, optimizer: cst.BaseExpression, where: Where, shown: str) -> Optional[Fix]:
+        """Clear right after the one step: each step then applies the gradients gathered since the
+        last one, whatever runs between (a backward in a helper, a `continue` that skips a step)."""
+        if len(loop.steps) != 1 or dotted_name(optimizer) is None:
             return None
-        (_, backward_where), (_, _, step_where, _) = loop.backwards[0], loop.steps[0]
-        backward, step = backward_where[1], step_where[1]
-        if (backward.blocks != step.blocks or backward.seq >= step.seq or not backward.listed
-                or not isinstance(backward.node, cst.SimpleStatementLine)):
+        step = where[1]
+        if not step.listed or not isinstance(step.node, cst.SimpleStatementLine) or len(step.node.body) != 1:
             return None
-        line = backward.node
-        return Fix(SAFE, f"Insert `{shown}.zero_grad()` before the backward pass",
-                   (Edit(line, insert_before(line, statement_of(f"{shown}.zero_grad()\n"))),))  # type: ignore[arg-type]
+        if any(backward[1].seq > step.seq for _, backward in loop.backwards):
+            return None  # a backward after the step, for the next one: clearing there would drop it
+        line = step.node
+        return Fix(SAFE, f"Insert `{shown}.zero_grad()` after the step",
+                   (Edit(line, insert_after(line, statement_of(f"{shown}.zero_grad()\n"))),))  # type: ignore[arg-type]
+
+
+def _runs_once(loop: cst.CSTNode) -> bool:
+    """The body ends in `break`, `return` or `raise`: one iteration (a smoke test of one batch)."""
+    body = getattr(loop, "body", None)
+    statements = getattr(body, "body", ())
+    last = statements[-1] if statements else None
+    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], (cst.Break, cst.Return, cst.Raise))

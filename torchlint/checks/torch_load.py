@@ -135,7 +135,10 @@ class TorchLoadWithoutWeightsOnly(_LoadTracker):
     which only a weights-only load uses. A fallback under `except Exception:` is reported: it
     unpickles everything exactly when the weights-only load refused the file. Nor is a load of
     the file the same code has just written (`torch.save(obj, path)` earlier in the same
-    function, on every path to the load, with the same `path`): nothing foreign is in it.
+    function, on every path to the load, with the same `path`), or of a literal file name the
+    same code saves earlier on some path that can run before the load (a notebook's best
+    checkpoint, saved in its training loop; not one saved only in the other branch of an
+    `if`): nothing foreign is in it.
 
     ## Why is this bad?
     Without `weights_only=True`, `torch.load` unpickles arbitrary Python objects, and unpickling
