@@ -7,6 +7,7 @@ import libcst as cst
 
 from torchlint.analysis import Where
 from torchlint.analysis.gradients import CLEARING
+from torchlint.analysis.torch_api import OPTIMIZER_PREFIX
 from torchlint.checks._syntax import insert_after, statement_of
 from torchlint.rule import SAFE, Edit, Fix, Rule, register
 from torchlint.syntax import dotted_name
@@ -92,6 +93,11 @@ class MissingZeroGrad(Rule):
     summary = "optimizer stepped in a loop that never clears gradients: each step applies their running sum"
     fix_safety = SAFE
     triggers = (".step",)
+
+    @classmethod
+    def could_fire(cls, references) -> bool:
+        """Only where the file names a `torch.optim` class: the optimizers it reports are built by one."""
+        return any(name.startswith(OPTIMIZER_PREFIX) for name in references.names)
 
     def __init__(self, analysis) -> None:
         super().__init__(analysis)
