@@ -117,6 +117,30 @@ def test_named_api_rules_run_only_where_the_file_may_name_what_they_fire_on(code
     assert codes_run(code) & named == expected
 
 
+def test_loops_give_the_attributes_used_in_them():
+    found = refs("""
+        for x in data:
+            loss.backward()
+            while True:
+                opt.step()
+        def f():
+            for y in data:
+                opt.zero_grad()
+    """)
+    assert [sorted(used) for used in found.loop_attributes()] in (
+        [["backward", "step"], ["step"], ["zero_grad"]], [["zero_grad"], ["backward", "step"], ["step"]])
+
+
+@pytest.mark.parametrize("code, expected", [
+    ("import torch\nopt = torch.optim.SGD(p)\nfor x in d:\n    l.backward()\n    opt.step()\n", True),
+    ("import torch\nopt = torch.optim.SGD(p)\nfor x in d:\n    l.backward()\n    opt.step()\n    opt.zero_grad()\n", False),
+    ("import torch\nfor x in d:\n    l.backward()\n    opt.step()\n", False),  # no torch.optim class named
+    ("import torch\nopt = torch.optim.SGD(p)\nfor x in d:\n    l.backward()\nopt.step()\n", False),
+])
+def test_tl302_runs_only_where_a_loop_could_leave_gradients_uncleared(code, expected):
+    assert ("TL302" in codes_run(code)) is expected
+
+
 def test_a_timing_magic_runs_tl401_without_a_clock_import():
     options = engine.LintOptions(magic_timed=((1, 1),))
     run = {rule.code for rule in engine.rules_to_run("y = model(x)\n", all_rules(), options)}

@@ -8,7 +8,8 @@ walk of it gives what decides which rules run:
   `import torch.nn.functional as F`, relative imports resolved as the analysis resolves them) and
   the keywords passed to each named callable, for the rules that fire only on named API (the
   API-table rules TL601-TL604: `Rule.could_fire`);
-- the tree's depth, for the engine's TL003 limit.
+- the tree's depth, for the engine's TL003 limit;
+- the loops, whose attribute names a rule about training loops can ask (on first use).
 
 The qualified names over-approximate what `ModuleAnalysis.qualified_name` answers: a name counts
 with every import that binds it anywhere in the file (flow and scopes ignored), and in a file with
@@ -62,8 +63,8 @@ class References:
 
     def __init__(self, identifiers: Set[str], attributes: Set[str], imported: Set[str], depth: int,
                  imports: Dict[str, Set[str]], from_imports: List[ast.ImportFrom], modules: Set[str],
-                 names: List[str], chains: List[Tuple[str, str]], calls: List[Tuple[ast.expr, FrozenSet[str]]]
-                 ) -> None:
+                 names: List[str], chains: List[Tuple[str, str]], calls: List[Tuple[ast.expr, FrozenSet[str]]],
+                 loops: List[ast.AST]) -> None:
         self.attributes = frozenset(attributes)
         self.depth = depth  # the module is 1
         self.evidence = Evidence(frozenset(identifiers), self.attributes, frozenset(imported))
@@ -79,6 +80,8 @@ class References:
         self._bound = False
         self._names: Optional[FrozenSet[str]] = None
         self._calls: Optional[Tuple[Tuple[str, FrozenSet[str]], ...]] = None
+        self._loops: List[ast.AST] = loops
+        self._loop_attributes: Optional[Tuple[FrozenSet[str], ...]] = None
 
     def resolve_relative(self, relative: Optional[RelativeResolver]) -> "References":
         """How relative imports resolve (`from .models import Net`), as the analysis resolves them
@@ -119,6 +122,15 @@ class References:
             self._calls = tuple((canonical(name), keywords) for func, keywords in self._call_funcs
                                 for name in self._callee(func))
         return self._calls
+
+    def loop_attributes(self) -> Tuple[FrozenSet[str], ...]:
+        """For each `for` / `while` loop, the attribute names used anywhere in it (its body,
+        nested loops, functions and lambdas defined in it): computed on first use."""
+        if self._loop_attributes is None:
+            self._loop_attributes = tuple(
+                frozenset(node.attr for node in ast.walk(loop) if type(node) is ast.Attribute)  # type: ignore[attr-defined]
+                for loop in self._loops)
+        return self._loop_attributes
 
     def _bind(self) -> None:
         """The names `from` imports bind, relative ones resolved, and the free names (once)."""
@@ -170,6 +182,8 @@ def references(tree: ast.AST) -> References:
     attributes: Set[str] = set()
     identifiers: Set[str] = set()  # the other identifiers: definitions, parameters, keywords, ...
     imported: Set[str] = set()  # the identifiers of import statements
+    loops: List[ast.AST] = []
+    loop_kinds = (ast.For, ast.AsyncFor, ast.While)
     stack: List[Tuple[ast.AST, int]] = [(tree, 1)]
     pop, push = stack.pop, stack.append
     Name, Attribute, Call, Import, ImportFrom = ast.Name, ast.Attribute, ast.Call, ast.Import, ast.ImportFrom
@@ -212,6 +226,8 @@ def references(tree: ast.AST) -> References:
                     imported.add(alias.asname)
             continue
         else:
+            if kind in loop_kinds:
+                loops.append(node)
             field = naming.get(kind)
             if field is not None:
                 value = getattr(node, field, None)
@@ -235,7 +251,7 @@ def references(tree: ast.AST) -> References:
     identifiers.update(attributes)
     identifiers.update(imported)
     return References(identifiers, attributes, imported, deepest, imports, from_imports, modules, names, chains,
-                      calls)
+                      calls, loops)
 
 
 def _chain(node: ast.Attribute) -> Optional[Tuple[str, str]]:

@@ -96,8 +96,10 @@ class MissingZeroGrad(Rule):
 
     @classmethod
     def could_fire(cls, references) -> bool:
-        """Only where the file names a `torch.optim` class: the optimizers it reports are built by one."""
-        return any(name.startswith(OPTIMIZER_PREFIX) for name in references.names)
+        """Only where the file names a `torch.optim` class (the optimizers it reports are built by
+        one) and some loop uses `.step` and `.backward` but never names `zero_grad`."""
+        return any(name.startswith(OPTIMIZER_PREFIX) for name in references.names) and any(
+            "step" in used and "backward" in used and CLEARING not in used for used in references.loop_attributes())
 
     def __init__(self, analysis) -> None:
         super().__init__(analysis)
