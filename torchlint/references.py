@@ -127,10 +127,32 @@ class References:
         """For each `for` / `while` loop, the attribute names used anywhere in it (its body,
         nested loops, functions and lambdas defined in it): computed on first use."""
         if self._loop_attributes is None:
-            self._loop_attributes = tuple(
-                frozenset(node.attr for node in ast.walk(loop) if type(node) is ast.Attribute)  # type: ignore[attr-defined]
-                for loop in self._loops)
+            found: List[Set[str]] = []
+            # One walk of the outermost loops, each node with the loops around it.
+            stack: List[Tuple[ast.AST, Tuple[int, ...]]] = [(loop, ()) for loop in self._outermost_loops()]
+            loop_kinds = (ast.For, ast.AsyncFor, ast.While)
+            while stack:
+                node, around = stack.pop()
+                if isinstance(node, loop_kinds):
+                    found.append(set())
+                    around = around + (len(found) - 1,)
+                elif type(node) is ast.Attribute:
+                    for index in around:
+                        found[index].add(node.attr)  # type: ignore[attr-defined]
+                for child in ast.iter_child_nodes(node):
+                    stack.append((child, around))
+            self._loop_attributes = tuple(frozenset(used) for used in found)
         return self._loop_attributes
+
+    def _outermost_loops(self) -> List[ast.AST]:
+        inner: Set[int] = set()
+        for loop in self._loops:
+            if id(loop) in inner:
+                continue
+            for node in ast.walk(loop):
+                if node is not loop and isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+                    inner.add(id(node))
+        return [loop for loop in self._loops if id(loop) not in inner]
 
     def _bind(self) -> None:
         """The names `from` imports bind, relative ones resolved, and the free names (once)."""

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, cast
 
 import libcst as cst
 
-from torchlint.analysis.kinds import ValueKind
 from torchlint.syntax import is_self_attribute
 from torchlint.tree import child_nodes
 
@@ -61,8 +60,7 @@ class GradientFacts:
         func = call.func
         if not isinstance(func, cst.Attribute) or func.attr.value != "backward":
             return False
-        kind = self.analysis.kind(func.value, where).kind
-        return kind not in (ValueKind.MODULE, ValueKind.OPTIMIZER, ValueKind.LOSS)
+        return not self._holds_training_state(func.value, where)  # (a loss module is a module)
 
     def may_clear(self, call: cst.Call, where: Optional["Where"] = None, depth: int = 0) -> bool:
         """The call clears parameter gradients, or may (see the module's docstring)."""
@@ -91,12 +89,11 @@ class GradientFacts:
             return self._hands_over(call, where)
         if isinstance(func, cst.Attribute):
             receiver = func.value
-            kind = self.analysis.kind(receiver, where).kind
-            if kind is ValueKind.MODULE:
+            if self.analysis.values.is_module(receiver, where):
                 return any(self._function_may_clear(method, depth + 1)
                            for method in self._methods(receiver, func.attr.value, where))
-            if kind in (ValueKind.OPTIMIZER, ValueKind.LOSS, ValueKind.TENSOR):
-                return False  # their own methods: `optimizer.step()`, `loss.item()`
+            if self._is_optimizer(receiver, where):
+                return False  # its own methods: `optimizer.step()`
             if is_self_attribute(func) and self._instance_attribute(func.attr.value, where):
                 return self._hands_over(call, where)  # `self.model(x)`: an object it holds, called
             if is_self_attribute(func):
@@ -113,7 +110,7 @@ class GradientFacts:
 
     # ------------------------------------------------------------------ helpers
     def _is_optimizer(self, expr: cst.BaseExpression, where: Optional["Where"]) -> bool:
-        return self.analysis.kind(expr, where).kind is ValueKind.OPTIMIZER
+        return self.analysis.kinds.optimizer(expr, where) is not None
 
     def _instance_methods(self, receiver: cst.BaseExpression, name: str, where: "Where") -> Iterator[cst.FunctionDef]:
         """The method `name` of the classes of this file whose instances `receiver` may be
@@ -146,9 +143,9 @@ class GradientFacts:
                 return True
         return False
 
-    def _holds_training_state(self, expr: cst.BaseExpression, where: "Where") -> bool:
-        kind = self.analysis.kind(expr, where).kind
-        return kind in (ValueKind.MODULE, ValueKind.OPTIMIZER)
+    def _holds_training_state(self, expr: cst.BaseExpression, where: Optional["Where"]) -> bool:
+        """A module (its parameters) or an optimizer (the parameters it steps)."""
+        return self.analysis.values.is_module(expr, where) or self._is_optimizer(expr, where)
 
     def _function_may_clear(self, function: cst.FunctionDef, depth: int) -> bool:
         """A call of `function` may clear gradients. Followed `_DEPTH` calls deep; deeper, it

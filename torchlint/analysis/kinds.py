@@ -87,6 +87,11 @@ class Kinds:
                         requires_grad=grad)
         return UNKNOWN
 
+    def optimizer(self, expr: cst.BaseExpression, where: Optional["Where"] = None) -> Optional[str]:
+        """The `torch.optim` class that built the value, when every origin is one of that class
+        (the OPTIMIZER part of `kind`, without asking whether it is a module or a tensor)."""
+        return self._optimizer(expr, where)
+
     def _optimizer(self, expr: cst.BaseExpression, where: Optional["Where"]) -> Optional[str]:
         origins = self.analysis.values.origins(expr, where)
         names = set()

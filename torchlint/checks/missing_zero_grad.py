@@ -98,8 +98,9 @@ class MissingZeroGrad(Rule):
     def could_fire(cls, references) -> bool:
         """Only where the file names a `torch.optim` class (the optimizers it reports are built by
         one) and some loop uses `.step` and `.backward` but never names `zero_grad`."""
-        return any(name.startswith(OPTIMIZER_PREFIX) for name in references.names) and any(
-            "step" in used and "backward" in used and CLEARING not in used for used in references.loop_attributes())
+        return any("step" in used and "backward" in used and CLEARING not in used
+                   for used in references.loop_attributes()) and any(
+            name.startswith(OPTIMIZER_PREFIX) for name in references.names)
 
     def __init__(self, analysis) -> None:
         super().__init__(analysis)
