@@ -32,8 +32,10 @@ class _SigmoidInput(Rule):
         logits = self.analysis.tensors.activation_input_here(loss_input.value, found)
         self.report(node, self.message(found), self.fix(node, loss_input, found, logits))
 
+    template = ""  # the finding's message; `{where}` says who applied the sigmoid, when not here
+
     def message(self, found: Activation) -> str:
-        raise NotImplementedError
+        return self.template.format(where=self.applied_by(found))
 
     def fix(self, call: cst.Call, loss_input: cst.Arg, found: Activation,
             logits: Optional[cst.BaseExpression]) -> Optional[Fix]:
@@ -100,10 +102,8 @@ class SigmoidBeforeBCEWithLogits(_SigmoidInput):
     fix_safety = SAFE
     losses = BCE_WITH_LOGITS_LOSSES
 
-    def message(self, found: Activation) -> str:
-        where = self.applied_by(found)
-        return ("BCEWithLogitsLoss applies the sigmoid itself: given sigmoid outputs" + where + ", it predicts "
-                "no probability below 0.5, so the loss cannot approach zero and the gradients shrink; pass the logits")
+    template = ("BCEWithLogitsLoss applies the sigmoid itself: given sigmoid outputs{where}, it predicts no "
+                "probability below 0.5, so the loss cannot approach zero and the gradients shrink; pass the logits")
 
     def fix(self, call: cst.Call, loss_input: cst.Arg, found: Activation,
             logits: Optional[cst.BaseExpression]) -> Optional[Fix]:
@@ -163,11 +163,9 @@ class BCEOnSigmoidOutput(_SigmoidInput):
     fix_safety = SAFE
     losses = BCE_LOSSES
 
-    def message(self, found: Activation) -> str:
-        where = self.applied_by(found)
-        return ("binary cross-entropy on a sigmoid output" + where + " is clamped where the sigmoid "
-                "saturates (confidently wrong predictions get a zero gradient) and is refused under CUDA "
-                "autocast; use BCEWithLogitsLoss / binary_cross_entropy_with_logits on the logits")
+    template = ("binary cross-entropy on a sigmoid output{where} is clamped where the sigmoid saturates "
+                "(confidently wrong predictions get a zero gradient) and is refused under CUDA autocast; use "
+                "BCEWithLogitsLoss / binary_cross_entropy_with_logits on the logits")
 
     def fix(self, call: cst.Call, loss_input: cst.Arg, found: Activation,
             logits: Optional[cst.BaseExpression]) -> Optional[Fix]:
