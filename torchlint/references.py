@@ -127,32 +127,33 @@ class References:
         """For each `for` / `while` loop, the attribute names used anywhere in it (its body,
         nested loops, functions and lambdas defined in it): computed on first use."""
         if self._loop_attributes is None:
-            found: List[Set[str]] = []
-            # One walk of the outermost loops, each node with the loops around it.
-            stack: List[Tuple[ast.AST, Tuple[int, ...]]] = [(loop, ()) for loop in self._outermost_loops()]
-            loop_kinds = (ast.For, ast.AsyncFor, ast.While)
-            while stack:
-                node, around = stack.pop()
-                if isinstance(node, loop_kinds):
-                    found.append(set())
-                    around = around + (len(found) - 1,)
-                elif type(node) is ast.Attribute:
-                    for index in around:
-                        found[index].add(node.attr)  # type: ignore[attr-defined]
-                for child in ast.iter_child_nodes(node):
-                    stack.append((child, around))
+            index = {id(loop): position for position, loop in enumerate(self._loops)}
+            found: List[Set[str]] = [set() for _ in self._loops]
+            inner: Set[int] = set()  # loops met inside another: walked with it
+            for loop in self._loops:  # (outer loops come before the loops inside them)
+                if id(loop) in inner:
+                    continue
+                stack: List[Tuple[ast.AST, Tuple[int, ...]]] = [(loop, (index[id(loop)],))]
+                while stack:
+                    node, around = stack.pop()
+                    kind = type(node)
+                    if kind is ast.Attribute:
+                        for position in around:
+                            found[position].add(node.attr)  # type: ignore[attr-defined]
+                    elif node is not loop and id(node) in index:
+                        inner.add(id(node))
+                        around = around + (index[id(node)],)
+                    fields = _CHILD_FIELDS.get(kind)
+                    if fields is None:
+                        fields = _child_fields(kind)
+                    for name in fields:
+                        value = getattr(node, name)
+                        if type(value) is list:
+                            stack.extend((item, around) for item in value if item is not None)
+                        elif value is not None and type(value) is not str:
+                            stack.append((value, around))
             self._loop_attributes = tuple(frozenset(used) for used in found)
         return self._loop_attributes
-
-    def _outermost_loops(self) -> List[ast.AST]:
-        inner: Set[int] = set()
-        for loop in self._loops:
-            if id(loop) in inner:
-                continue
-            for node in ast.walk(loop):
-                if node is not loop and isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
-                    inner.add(id(node))
-        return [loop for loop in self._loops if id(loop) not in inner]
 
     def _bind(self) -> None:
         """The names `from` imports bind, relative ones resolved, and the free names (once)."""
