@@ -143,15 +143,7 @@ class References:
                     elif node is not loop and id(node) in index:
                         inner.add(id(node))
                         around = around + (index[id(node)],)
-                    fields = _CHILD_FIELDS.get(kind)
-                    if fields is None:
-                        fields = _child_fields(kind)
-                    for name in fields:
-                        value = getattr(node, name)
-                        if type(value) is list:
-                            stack.extend((item, around) for item in value if item is not None)
-                        elif value is not None and type(value) is not str:
-                            stack.append((value, around))
+                    stack.extend((child, around) for child in _children(node))
             self._loop_attributes = tuple(frozenset(used) for used in found)
         return self._loop_attributes
 
@@ -275,6 +267,18 @@ def references(tree: ast.AST) -> References:
     identifiers.update(imported)
     return References(identifiers, attributes, imported, deepest, imports, from_imports, modules, names, chains,
                       calls, loops)
+
+
+def _children(node: ast.AST) -> List[ast.AST]:
+    """The syntax nodes right under `node`, as `references` walks them."""
+    found: List[ast.AST] = []
+    for name in _CHILD_FIELDS.get(type(node)) or _child_fields(type(node)):
+        value = getattr(node, name)
+        if type(value) is list:
+            found.extend(item for item in value if item is not None)
+        elif value is not None and type(value) is not str:
+            found.append(value)
+    return found
 
 
 def _chain(node: ast.Attribute) -> Optional[Tuple[str, str]]:
