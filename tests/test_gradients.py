@@ -17,7 +17,7 @@ def calls(source: str) -> Tuple[ModuleAnalysis, List[Tuple[cst.Call, Where]]]:
     module = cst.parse_module(HEADER + textwrap.dedent(source))
     analysis = ModuleAnalysis(module)
     found = []
-    start = HEADER.count("\n")
+    start = len(cst.parse_module(HEADER).body)  # the header's statements come first in the order
     for info in sorted(analysis.index.statements.values(), key=lambda i: i.seq):
         node = info.node
         if isinstance(node, cst.SimpleStatementLine) and isinstance(node.body[0], cst.Expr):

@@ -42,6 +42,7 @@ _NOT_CHILDREN = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "name", "asn
                            "lineno", "simple"})
 _LEAVES = (ast.Constant, ast.MatchSingleton, ast.Global, ast.Nonlocal)  # `value` / `names`: not nodes
 _DISPLAYS = (ast.List, ast.Tuple)
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _CHILD_FIELDS: Dict[type, Tuple[str, ...]] = {}
 
 
@@ -198,7 +199,7 @@ def references(tree: ast.AST) -> References:
     identifiers: Set[str] = set()  # the other identifiers: definitions, parameters, keywords, ...
     imported: Set[str] = set()  # the identifiers of import statements
     loops: List[ast.AST] = []
-    loop_kinds = (ast.For, ast.AsyncFor, ast.While)
+    loop_kinds = _LOOPS
     stack: List[Tuple[ast.AST, int]] = [(tree, 1)]
     pop, push = stack.pop, stack.append
     Name, Attribute, Call, Import, ImportFrom = ast.Name, ast.Attribute, ast.Call, ast.Import, ast.ImportFrom

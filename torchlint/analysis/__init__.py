@@ -52,6 +52,7 @@ class ModuleAnalysis:
         self._shadowed: List[Set[str]] = []
         self._qualified: Dict[Tuple[int, int, int], Tuple[cst.CSTNode, Optional[str]]] = {}
         self._grad: Dict[int, Tuple[StatementInfo, Optional[bool]]] = {}
+        self._by_scope: Optional[Dict[int, List[StatementInfo]]] = None
         from torchlint.analysis.devices import DeviceFacts  # local: they import this module's types
         from torchlint.analysis.tensors import TensorFacts
         from torchlint.analysis.values import ValueFacts
@@ -279,6 +280,16 @@ class ModuleAnalysis:
         if not asking_callers():  # an answer cut short by a recursion guard is not kept
             self._grad[id(where[1])] = (where[1], answer)
         return answer
+
+    def simple_statements(self, scope: Scope) -> List[StatementInfo]:
+        """The simple statement lines directly in `scope`, in source order (nested functions
+        and classes are scopes of their own)."""
+        if self._by_scope is None:
+            self._by_scope = {}
+            for info in sorted(self.index.statements.values(), key=lambda i: i.seq):
+                if isinstance(info.node, cst.SimpleStatementLine):
+                    self._by_scope.setdefault(id(info.scope), []).append(info)
+        return self._by_scope.get(id(scope), [])
 
     def binding_where(self, binding: Binding) -> Where:
         return binding.stmt.scope, binding.stmt

@@ -18,12 +18,12 @@ questions here are asked of one call or one assignment:
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, cast
+from typing import TYPE_CHECKING, Dict, Iterator, Optional, Set, cast
 
 import libcst as cst
 
 from torchlint.syntax import is_self_attribute
-from torchlint.tree import child_nodes
+from torchlint.tree import walk
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
@@ -40,7 +40,6 @@ class GradientFacts:
         self._functions: Dict[int, bool] = {}  # function -> may a call clear (when not cut short)
         self._open: Set[int] = set()  # functions being followed
         self._truncated = False  # the answer being computed was cut short somewhere
-        self._by_scope: Optional[Dict[int, List["StatementInfo"]]] = None
 
     def stepped(self, call: cst.Call, where: Optional["Where"] = None) -> Optional[cst.BaseExpression]:
         """The optimizer `call` steps: `opt.step()` (no closure), `scaler.step(opt)`."""
@@ -159,7 +158,9 @@ class GradientFacts:
         self._open.add(id(function))
         outer, self._truncated = self._truncated, False
         try:
-            found = any(self._statement_may_clear(info, depth) for info in self._statements_of(function))
+            scope = self.analysis.index.scopes.get(id(function))
+            found = scope is not None and any(
+                self._statement_may_clear(info, depth) for info in self.analysis.simple_statements(scope))
         finally:
             self._open.discard(id(function))
         if not self._truncated:
@@ -167,17 +168,9 @@ class GradientFacts:
         self._truncated = self._truncated or outer
         return found
 
-    def _statements_of(self, function: cst.FunctionDef) -> List["StatementInfo"]:
-        if self._by_scope is None:
-            self._by_scope = {}
-            for info in self.analysis.index.statements.values():
-                if isinstance(info.node, cst.SimpleStatementLine):
-                    self._by_scope.setdefault(id(info.scope.node), []).append(info)
-        return self._by_scope.get(id(function), [])
-
     def _statement_may_clear(self, info: "StatementInfo", depth: int) -> bool:
         where = (info.scope, info)
-        for node in _walk(cast(cst.SimpleStatementLine, info.node).body):
+        for node in walk(cast(cst.CSTNode, info.node)):
             if isinstance(node, cst.Attribute) and node.attr.value == CLEARING:
                 return True
             if isinstance(node, (cst.AssignTarget, cst.Del)) and _holds_grad(node.target):
@@ -195,7 +188,7 @@ def _method(classdef: cst.ClassDef, name: str) -> Iterator[cst.FunctionDef]:
 
 def _names_clearing(value: cst.BaseExpression) -> bool:
     """The value names `zero_grad` (a bound method, a lambda calling it)."""
-    return any(isinstance(node, cst.Attribute) and node.attr.value == CLEARING for node in _walk([value]))
+    return any(isinstance(node, cst.Attribute) and node.attr.value == CLEARING for node in walk(value))
 
 
 def _holds_grad(expr: cst.BaseExpression) -> bool:
@@ -205,17 +198,6 @@ def _holds_grad(expr: cst.BaseExpression) -> bool:
             return True
         expr = expr.value
     return False
-
-
-def _walk(nodes) -> list:
-    """Every node under `nodes` (lambdas included: a callback may clear too)."""
-    found = []
-    stack = list(nodes)
-    while stack:
-        node = stack.pop()
-        found.append(node)
-        stack.extend(child_nodes(node))
-    return found
 
 
 __all__ = ["CLEARING", "GradientFacts"]

@@ -10,7 +10,7 @@ unannotated parameter) answers no, so rules stay silent rather than guess.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable, FrozenSet, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Callable, FrozenSet, List, Optional, Sequence, Set, Tuple, cast
 
 import libcst as cst
 
@@ -30,7 +30,7 @@ from torchlint.analysis.torch_api import (
 
 from torchlint.analysis.summary import FUNCTION
 from torchlint.syntax import argument_value, has_star_args, is_name, is_self_attribute
-from torchlint.tree import child_nodes
+from torchlint.tree import child_nodes, walk
 
 if TYPE_CHECKING:  # pragma: no cover
     from torchlint.analysis import ModuleAnalysis, Where
@@ -564,21 +564,16 @@ class TensorFacts:
     def _changed_in_place(self, names: Set[str], start: "StatementInfo", end: "StatementInfo") -> bool:
         """A statement of the scope from `start` to `end` changes one of `names` in place: an
         assignment to an item or attribute of it, or an in-place method (`x.add_(1)`) of it."""
-        for info in self.analysis.index.statements.values():
-            if info.scope is not start.scope or not start.seq <= info.seq <= end.seq:
+        for info in self.analysis.simple_statements(start.scope):
+            if not start.seq <= info.seq <= end.seq:
                 continue
-            if not isinstance(info.node, cst.SimpleStatementLine):
-                continue
-            stack: List[cst.CSTNode] = list(info.node.body)
-            while stack:
-                node = stack.pop()
+            for node in walk(cast(cst.CSTNode, info.node)):
                 if isinstance(node, (cst.AssignTarget, cst.AugAssign)) and isinstance(node.target, (cst.Subscript, cst.Attribute)):
                     if _root_name(node.target) in names:
                         return True
                 elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
                     if node.func.attr.value.endswith("_") and _root_name(node.func.value) in names:
                         return True
-                stack.extend(child_nodes(node))
         return False
 
     def _origin_activation(self, node: cst.CSTNode, where: "Where") -> Optional[Activation]:
